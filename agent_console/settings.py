@@ -1,0 +1,61 @@
+"""Parley's configuration: one typed class, read from ``PARLEY_*`` environment variables.
+
+Every knob lives here so that the README's configuration table has one source to be
+checked against (``tests/test_settings.py`` fails when a field is undocumented).
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; defaults give a working single-machine install."""
+
+    model_config = SettingsConfigDict(env_prefix="PARLEY_", extra="ignore")
+
+    data_dir: Path = Field(Path("data"), description="Folder for the SQLite file, secret key, model cache and call recordings.")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default is a SQLite file in the data folder.")
+    model: str = Field("tiny.en", description="Whisper model: `tiny.en`, `base` (both bundled), or any faster-whisper model name or path.")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where inference runs; `auto` picks CUDA when present.")
+    host: str = Field("127.0.0.1", description="Interface `parley serve` binds to.")
+    port: int = Field(8000, description="Port `parley serve` listens on.")
+    secret_key: str | None = Field(None, description="Signs sessions and derives the PII encryption key; generated and kept in the data folder when unset.")
+    transcription_url: str | None = Field(None, description="`ws://` base URL of a remote transcription service; unset means in-process.")
+    max_sessions: int = Field(16, description="Concurrent transcription streams; the next one is refused with an error.")
+    demo: bool = Field(False, description="Load demo users, cases, scripts and rules on start and print the logins.")
+    simulation_speed: float = Field(1.0, description="Pace of simulated calls relative to real time (1.0 = real time).")
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'parley.db').resolve()}"
+
+    @cached_property
+    def resolved_secret_key(self) -> str:
+        """The configured key, else one generated once and persisted so sessions survive restarts."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+    @property
+    def model_cache_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.data_dir / "recordings"

@@ -1,0 +1,77 @@
+"""QA rules (data, versioned) and the flags they raise on transcript segments."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import JSON, DateTime, Enum, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from case_store.database import Base
+from case_store.models import utcnow
+
+
+class Category(enum.StrEnum):
+    """Fixed misconduct category ids from shared/PRODUCT.md."""
+
+    THREAT = "threat"
+    ABUSE = "abuse"
+    FALSE_LEGAL = "false_legal"
+    IMPERSONATION = "impersonation"
+    DISCLOSURE = "disclosure"
+    HARASSMENT = "harassment"
+
+
+class Severity(enum.StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class FlagStatus(enum.StrEnum):
+    OPEN = "open"
+    CONFIRMED = "confirmed"
+    DISMISSED = "dismissed"
+
+
+class QaRule(Base):
+    """One rule: phrases in one language for one category; editing bumps ``version``."""
+
+    __tablename__ = "qa_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    category: Mapped[str] = mapped_column(String(32), index=True)
+    language: Mapped[str] = mapped_column(String(8))
+    description: Mapped[str] = mapped_column(Text, default="")
+    phrases: Mapped[list[str]] = mapped_column(JSON, default=list)
+    severity: Mapped[str] = mapped_column(String(16), default=Severity.HIGH.value)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class QaFlag(Base):
+    """A rule hit with its evidence, so a reviewer can find and judge it in context."""
+
+    __tablename__ = "qa_flags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
+    segment_id: Mapped[int] = mapped_column(ForeignKey("transcript_segments.id"))
+    rule_id: Mapped[int | None] = mapped_column(ForeignKey("qa_rules.id"))
+    rule_key: Mapped[str] = mapped_column(String(64))
+    rule_version: Mapped[int] = mapped_column(Integer)
+    category: Mapped[str] = mapped_column(String(32), index=True)
+    severity: Mapped[str] = mapped_column(String(16))
+    start_char: Mapped[int] = mapped_column(Integer)
+    end_char: Mapped[int] = mapped_column(Integer)
+    evidence: Mapped[str] = mapped_column(Text)
+    stream_start: Mapped[float] = mapped_column(Float)
+    stream_end: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(
+        Enum(FlagStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
+        default=FlagStatus.OPEN,
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
