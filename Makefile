@@ -20,7 +20,7 @@ $(STAMP): requirements.lock pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 run: install
-	$(BIN)/parley serve
+	$(BIN)/parley serve --demo
 
 # Debian's Chromium (Playwright's own browser download cannot work offline) and a
 # CJK font so Chinese renders in screenshots; sox and espeak-ng build test audio.

@@ -20,17 +20,44 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="PARLEY_", extra="ignore")
 
-    data_dir: Path = Field(Path("data"), description="Folder for the SQLite file, secret key, model cache and call recordings.")
-    database_url: str | None = Field(None, description="SQLAlchemy URL; default is a SQLite file in the data folder.")
-    model: str = Field("tiny.en", description="Whisper model: `tiny.en`, `base` (both bundled), or any faster-whisper model name or path.")
-    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where inference runs; `auto` picks CUDA when present.")
+    data_dir: Path = Field(
+        Path("data"),
+        description="Folder for the SQLite file, secret key, model cache and call recordings.",
+    )
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default is a SQLite file in the data folder."
+    )
+    model: str = Field(
+        "tiny.en",
+        description="Whisper model: `tiny.en`, `base` (both bundled), or any faster-whisper model name or path.",
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="Where inference runs; `auto` picks CUDA when present."
+    )
     host: str = Field("127.0.0.1", description="Interface `parley serve` binds to.")
     port: int = Field(8000, description="Port `parley serve` listens on.")
-    secret_key: str | None = Field(None, description="Signs sessions and derives the PII encryption key; generated and kept in the data folder when unset.")
-    transcription_url: str | None = Field(None, description="`ws://` base URL of a remote transcription service; unset means in-process.")
-    max_sessions: int = Field(16, description="Concurrent transcription streams; the next one is refused with an error.")
-    demo: bool = Field(False, description="Load demo users, cases, scripts and rules on start and print the logins.")
-    simulation_speed: float = Field(1.0, description="Pace of simulated calls relative to real time (1.0 = real time).")
+    previous_secret_keys: list[str] = Field(
+        default_factory=list,
+        description="Older secret keys (JSON list) still accepted for decrypting PII during key rotation.",
+    )
+    secret_key: str | None = Field(
+        None,
+        description="Signs sessions and derives the PII encryption key; generated and kept in the data folder when unset.",
+    )
+    transcription_url: str | None = Field(
+        None,
+        description="`ws://` base URL of a remote transcription service; unset means in-process.",
+    )
+    max_sessions: int = Field(
+        16, description="Concurrent transcription streams; the next one is refused with an error."
+    )
+    demo: bool = Field(
+        False,
+        description="Load demo users, cases, scripts and rules on start and print the logins.",
+    )
+    simulation_speed: float = Field(
+        1.0, description="Pace of simulated calls relative to real time (1.0 = real time)."
+    )
 
     @cached_property
     def resolved_database_url(self) -> str:

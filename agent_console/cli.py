@@ -1,0 +1,118 @@
+"""The ``parley`` command: serve the app, manage the database, load demo data, transcribe files."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from agent_console.settings import Settings
+
+
+def _engine_and_factory(settings: Settings):  # type: ignore[no-untyped-def]
+    from case_store import crypto
+    from case_store.database import make_engine, make_session_factory
+    from case_store.schema import upgrade
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    crypto.configure(settings.resolved_secret_key, settings.previous_secret_keys)
+    engine = make_engine(settings.resolved_database_url)
+    upgrade(engine)
+    return engine, make_session_factory(engine)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from agent_console import demo_data
+    from agent_console.app import create_app
+
+    host, port = args.host or settings.host, args.port or settings.port
+    if args.demo or settings.demo:
+        engine, factory = _engine_and_factory(settings)
+        demo_data.load(factory)
+        logins = demo_data.login_lines(factory)
+        engine.dispose()
+        print(f"\nParley is starting on http://{host}:{port}/  — demo sign-ins:", *logins, "", sep="\n", flush=True)
+    settings = settings.model_copy(update={"demo": False})
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", ws_ping_interval=20)
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    engine, _ = _engine_and_factory(settings)
+    engine.dispose()
+    print(f"Database is at the newest schema: {engine.url.render_as_string(hide_password=True)}")
+    return 0
+
+
+def cmd_demo_load(args: argparse.Namespace, settings: Settings) -> int:
+    from agent_console import demo_data
+
+    engine, factory = _engine_and_factory(settings)
+    counts = demo_data.load(factory)
+    print("Demo data loaded (added): " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    print("Sign-ins:", *demo_data.login_lines(factory), sep="\n")
+    engine.dispose()
+    return 0
+
+
+def cmd_transcribe(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from transcription.offline import transcribe_file
+    from transcription.service import TranscriptionService
+
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"parley transcribe: no such file: {path}", file=sys.stderr)
+        return 2
+    service = TranscriptionService.from_settings(settings)
+    try:
+        print(transcribe_file(path, language=args.language, fmt=args.format, service=service))
+    finally:
+        service.close()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="parley",
+        description="Parley: live assistant for debt-collection calls. Configuration comes from "
+        "PARLEY_* environment variables (see the README).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the web console and transcription service")
+    serve.add_argument("--host", help="interface to bind (default: PARLEY_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: PARLEY_PORT or 8000)")
+    serve.add_argument("--demo", action="store_true", help="load demo data first and print the demo sign-ins")
+    serve.set_defaults(func=cmd_serve)
+
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_sub.add_parser("upgrade", help="apply all migrations (serve does this on start)").set_defaults(
+        func=cmd_db_upgrade
+    )
+
+    demo = sub.add_parser("demo", help="demo data")
+    demo_sub = demo.add_subparsers(dest="demo_command", required=True, metavar="ACTION")
+    demo_sub.add_parser("load", help="load demo users, cases, scripts and QA rules (idempotent)").set_defaults(
+        func=cmd_demo_load
+    )
+
+    tr = sub.add_parser("transcribe", help="transcribe an audio file with the local Whisper model")
+    tr.add_argument("file", help="audio file (wav, flac, mp3, ...)")
+    tr.add_argument("--language", choices=["en", "zh"], help="spoken language (default: detect)")
+    tr.add_argument("--format", choices=["text", "json", "srt", "vtt"], default="text", help="output format")
+    tr.set_defaults(func=cmd_transcribe)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args, Settings()))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

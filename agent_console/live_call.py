@@ -1,0 +1,304 @@
+"""Live-call orchestration: the one place where transcription, QA, scripts and cases meet.
+
+A ``LiveCall`` feeds call audio to a transcription stream and, for every event it gets
+back, persists final segments at once (so a dropped socket or a restart loses nothing),
+checks agent speech against the QA rules, detects the debtor's intents, refreshes script
+suggestions, and publishes ``ConsoleUpdate``s to every console watching the call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import wave
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from case_store import service as case_service
+from case_store.database import transaction
+from case_store.models import CallStatus
+from qa_review import service as qa_service
+from qa_review.engine import Hit, RequiredStatementTracker, RuleEngine
+from scripts_library import service as scripts_service
+from scripts_library.intents import detect_intents
+from transcription.service import StreamParams
+
+log = logging.getLogger(__name__)
+
+CHUNK_SECONDS = 0.1
+UpdateKind = Literal["segment", "partial", "suggestions", "warning", "checklist", "status"]
+
+
+class TranscriptionStream(Protocol):
+    """What a live call needs from a transcription session, local or remote."""
+
+    async def feed(self, data: bytes) -> list[dict[str, Any]]: ...
+    async def finish(self) -> list[dict[str, Any]]: ...
+    def set_context(self, hotwords: list[str], prompt: str | None = None) -> None: ...
+
+
+StreamOpener = Callable[[StreamParams], contextlib.AbstractAsyncContextManager[TranscriptionStream]]
+
+
+@dataclass(frozen=True)
+class ConsoleUpdate:
+    kind: UpdateKind
+    data: dict[str, Any]
+
+
+@dataclass
+class CallContext:
+    """What the orchestration needs to know about the call, read once at its start."""
+
+    call_id: int
+    case_id: int
+    language: str
+    agent_name: str
+    hotwords: list[str]
+
+
+@dataclass
+class LiveCallState:
+    """Everything a console needs to draw the call from scratch when it (re)connects."""
+
+    status: str = "connecting"
+    segments: list[dict[str, Any]] = field(default_factory=list)
+    partials: dict[int, dict[str, Any]] = field(default_factory=dict)
+    suggestions: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    checklist: dict[str, bool] = field(default_factory=dict)
+    error: str | None = None
+
+
+async def paced_chunks(path: Path, speed: float) -> AsyncIterator[tuple[bytes, StreamParams]]:
+    """Yield a WAV file's PCM in 100 ms chunks at real-time pace (scaled by ``speed``)."""
+    with wave.open(str(path), "rb") as wav:
+        rate, channels = wav.getframerate(), wav.getnchannels()
+        if wav.getsampwidth() != 2:
+            raise ValueError(f"{path.name}: only 16-bit PCM WAV files can be simulated")
+        params = StreamParams(sample_rate=rate, channels=channels, encoding="pcm_s16le", language=None)
+        frames_per_chunk = int(rate * CHUNK_SECONDS)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        sent = 0.0
+        while data := wav.readframes(frames_per_chunk):
+            yield data, params
+            sent += len(data) / (2 * channels * rate)
+            delay = started + sent / speed - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+
+
+class LiveCall:
+    def __init__(self, context: CallContext, session_factory: sessionmaker[Session]) -> None:
+        self.context = context
+        self.state = LiveCallState()
+        self._factory = session_factory
+        self._subscribers: set[asyncio.Queue[ConsoleUpdate]] = set()
+        self._engine: RuleEngine | None = None
+        self._tracker: RequiredStatementTracker | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    # --- subscribers ---------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def subscribe(self) -> Any:
+        queue: asyncio.Queue[ConsoleUpdate] = asyncio.Queue(maxsize=1000)
+        self._subscribers.add(queue)
+        try:
+            yield queue
+        finally:
+            self._subscribers.discard(queue)
+
+    def _publish(self, kind: UpdateKind, data: dict[str, Any]) -> None:
+        update = ConsoleUpdate(kind, data)
+        for queue in list(self._subscribers):
+            if queue.full():  # a stalled console must not stall the call; it resyncs on reconnect
+                self._subscribers.discard(queue)
+                continue
+            queue.put_nowait(update)
+
+    def _set_status(self, status: str, error: str | None = None) -> None:
+        self.state.status, self.state.error = status, error
+        self._publish("status", {"status": status, "error": error})
+
+    # --- the pipeline --------------------------------------------------------------
+
+    async def run_simulated(self, recording: Path, open_stream: StreamOpener, speed: float) -> None:
+        """Stream a stereo recording (agent left, debtor right) through transcription."""
+        await asyncio.to_thread(self._prepare)
+        final_status = CallStatus.COMPLETED
+        try:
+            chunks = paced_chunks(recording, speed)
+            first, params = await anext(chunks)
+            params = StreamParams(
+                sample_rate=params.sample_rate,
+                channels=params.channels,
+                encoding=params.encoding,
+                language=self.context.language,
+            )
+            async with open_stream(params) as stream:
+                stream.set_context(self.context.hotwords)
+                self._set_status("live")
+                await self._handle_all(await stream.feed(first))
+                async for data, _ in chunks:
+                    await self._handle_all(await stream.feed(data))
+                await self._handle_all(await stream.finish())
+        except asyncio.CancelledError:
+            final_status = CallStatus.INTERRUPTED
+            raise
+        except Exception as exc:  # the console must hear about it; segments so far are kept
+            log.exception("live call %s failed", self.context.call_id)
+            final_status = CallStatus.INTERRUPTED
+            self._set_status("error", f"Transcription stopped: {exc}")
+        finally:
+            await asyncio.to_thread(self._end, final_status)
+            if self.state.status != "error":
+                self._set_status("ended")
+
+    def _prepare(self) -> None:
+        with transaction(self._factory) as session:
+            self._engine = qa_service.load_engine(session=session)
+            self._tracker = RequiredStatementTracker.for_language(self.context.language)
+            case = case_service.get_case_or_raise(session=session, case_id=self.context.case_id)
+            openings = scripts_service.opening_scripts(
+                session=session, case=case, language=self.context.language, agent_name=self.context.agent_name
+            )
+        self.state.checklist = self._tracker.status()
+        self.state.suggestions = [_suggestion_dict(s) for s in openings]
+        self._publish("suggestions", {"suggestions": self.state.suggestions})
+        self._publish("checklist", {"checklist": self.state.checklist})
+
+    def _end(self, status: CallStatus) -> None:
+        with transaction(self._factory) as session:
+            case_service.end_call(session=session, call_id=self.context.call_id, status=status)
+
+    async def _handle_all(self, messages: list[dict[str, Any]]) -> None:
+        for message in messages:
+            await self._handle(message)
+
+    async def _handle(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == "partial":
+            self.state.partials[int(message["channel"])] = message
+            self._publish("partial", message)
+        elif kind == "final":
+            await asyncio.to_thread(self._on_final, message)
+        elif kind == "error":
+            raise RuntimeError(str(message.get("message", "transcription error")))
+
+    def _on_final(self, message: dict[str, Any]) -> None:
+        """Persist first, then analyse: the segment survives even if analysis fails."""
+        if not str(message.get("text", "")).strip():
+            return
+        with transaction(self._factory) as session:
+            segment = case_service.add_segment(
+                session=session,
+                call_id=self.context.call_id,
+                channel=int(message["channel"]),
+                speaker=str(message["speaker"]),
+                start=float(message["start"]),
+                end=float(message["end"]),
+                text=str(message["text"]).strip(),
+                words=list(message.get("words", [])),
+            )
+            row = {
+                "id": segment.id,
+                "channel": segment.channel,
+                "speaker": segment.speaker,
+                "start": segment.start,
+                "end": segment.end,
+                "text": segment.text,
+            }
+        self.state.partials.pop(row["channel"], None)
+        self.state.segments.append(row)
+        self._publish("segment", row)
+        if row["speaker"] == "agent":
+            self._check_agent(row)
+        else:
+            self._suggest_for_debtor(row)
+
+    def _check_agent(self, row: dict[str, Any]) -> None:
+        assert self._engine is not None and self._tracker is not None
+        hits = self._engine.scan(row["text"], speaker="agent", language=self.context.language)
+        if hits:
+            with transaction(self._factory) as session:
+                for hit in hits:
+                    qa_service.record_flag(
+                        session=session,
+                        call_id=self.context.call_id,
+                        segment_id=row["id"],
+                        hit=hit,
+                        stream_start=row["start"],
+                        stream_end=row["end"],
+                    )
+            for hit in hits:
+                warning = _warning_dict(hit, row)
+                self.state.warnings.append(warning)
+                self._publish("warning", warning)
+        if self._tracker.observe(row["text"]):
+            self.state.checklist = self._tracker.status()
+            self._publish("checklist", {"checklist": self.state.checklist})
+
+    def _suggest_for_debtor(self, row: dict[str, Any]) -> None:
+        intents = detect_intents(row["text"], self.context.language)
+        if not intents:
+            return
+        with transaction(self._factory) as session:
+            case = case_service.get_case_or_raise(session=session, case_id=self.context.case_id)
+            suggestions = scripts_service.suggest(
+                session=session,
+                case=case,
+                intents=intents,
+                language=self.context.language,
+                agent_name=self.context.agent_name,
+            )
+        if suggestions:
+            self.state.suggestions = [_suggestion_dict(s) for s in suggestions]
+            self._publish("suggestions", {"suggestions": self.state.suggestions})
+
+
+def _warning_dict(hit: Hit, row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "category": hit.category,
+        "severity": hit.severity,
+        "rule": hit.rule_key,
+        "evidence": hit.evidence,
+        "text": row["text"],
+        "start": row["start"],
+    }
+
+
+def _suggestion_dict(suggestion: scripts_service.Suggestion) -> dict[str, Any]:
+    return {
+        "key": suggestion.key,
+        "title": suggestion.title,
+        "text": suggestion.text,
+        "reason": suggestion.reason,
+        "intent": suggestion.intent,
+    }
+
+
+class LiveCallHub:
+    """The calls now live in this process, so consoles can find and watch them."""
+
+    def __init__(self) -> None:
+        self._calls: dict[int, LiveCall] = {}
+
+    def get(self, call_id: int) -> LiveCall | None:
+        return self._calls.get(call_id)
+
+    def start(self, call: LiveCall, runner: Callable[[LiveCall], Any]) -> None:
+        self._calls[call.context.call_id] = call
+        call.task = asyncio.create_task(runner(call), name=f"live-call-{call.context.call_id}")
+
+    async def shutdown(self) -> None:
+        tasks = [c.task for c in self._calls.values() if c.task and not c.task.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,122 @@
+"""The console's reads and the wiring that starts a live call inside the running app."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
+
+from agent_console.live_call import CallContext, LiveCall, LiveCallHub, TranscriptionStream
+from agent_console.settings import Settings
+from case_store import service as case_service
+from case_store.database import transaction
+from case_store.models import Call, Case, CaseStatus, PromiseStatus, User
+from qa_review import service as qa_service
+from transcription.client import RemoteSession
+from transcription.service import StreamParams, TranscriptionService
+
+DEMO_DIR = Path(__file__).resolve().parent / "demo"
+
+
+def demo_recording(language: str) -> Path:
+    """The bundled stereo call for a case's language (English when there is none)."""
+    path = DEMO_DIR / f"demo_call_{language}.wav"
+    return path if path.exists() else DEMO_DIR / "demo_call_en.wav"
+
+
+def call_page_context(*, session: Session, case: Case, call: Call | None, user: User) -> dict[str, Any]:
+    segments = case_service.list_segments(session=session, call_id=call.id) if call else []
+    flags = qa_service.list_flags_for_call(session=session, call_id=call.id) if call else []
+    by_segment = {s.id: s for s in segments}
+    return {
+        "user": user,
+        "case": case,
+        "call": call,
+        "dpd": case.days_past_due(),
+        "bucket": case.bucket(),
+        "broken_promises": sum(p.status == PromiseStatus.BROKEN for p in case.promises),
+        "closed": case.status in (CaseStatus.PAID, CaseStatus.CLOSED),
+        "segments": [
+            {"id": s.id, "channel": s.channel, "speaker": s.speaker, "start": s.start, "end": s.end, "text": s.text}
+            for s in segments
+        ],
+        "partials": {},
+        "suggestions": [],
+        "warnings": [
+            {
+                "category": f.category,
+                "severity": f.severity,
+                "rule": f.rule_key,
+                "evidence": f.evidence,
+                "text": by_segment[f.segment_id].text if f.segment_id in by_segment else f.evidence,
+                "start": f.stream_start,
+            }
+            for f in flags
+        ],
+        "checklist": {},
+        "call_status": call.status.value if call else None,
+        "call_error": None,
+    }
+
+
+def may_watch(factory: sessionmaker[Session], user_id: Any, call_id: int) -> bool:
+    """Whether this signed-in user may watch the call (collectors: their own cases only)."""
+    if not user_id:
+        return False
+    with factory() as session:
+        user = case_service.get_user(session=session, user_id=int(user_id))
+        call = case_service.get_call(session=session, call_id=call_id)
+        case = case_service.get_case(session=session, case_id=call.case_id) if call else None
+        return bool(user and user.active and case and case_service.can_access_case(user, case))
+
+
+def stream_opener(app: FastAPI) -> Any:
+    """Open a transcription stream in-process, or on the remote service when configured."""
+    settings: Settings = app.state.settings
+
+    @contextlib.asynccontextmanager
+    async def open_stream(params: StreamParams) -> AsyncIterator[TranscriptionStream]:
+        if settings.transcription_url:
+            async with RemoteSession.connect(settings.transcription_url, params) as remote:
+                yield remote
+        else:
+            service: TranscriptionService = app.state.transcription
+            async with service.session(params) as local:
+                yield local
+
+    return open_stream
+
+
+async def start_simulated_call(app: FastAPI, *, case_id: int, user_id: int) -> int:
+    """Record a new call and play the case's demo recording through the live pipeline."""
+    settings: Settings = app.state.settings
+    factory: sessionmaker[Session] = app.state.session_factory
+    hub: LiveCallHub = app.state.live_calls
+    with transaction(factory) as session:
+        case = case_service.get_case_or_raise(session=session, case_id=case_id)
+        user = case_service.get_user(session=session, user_id=user_id)
+        language = case.debtor.language
+        recording = demo_recording(language)
+        call = case_service.start_call(
+            session=session,
+            case_id=case.id,
+            collector_id=user_id,
+            source="simulated",
+            language=language,
+            recording=str(recording),
+        )
+        context = CallContext(
+            call_id=call.id,
+            case_id=case.id,
+            language=language,
+            agent_name=user.display_name.split()[0] if user else "",
+            hotwords=[case.debtor.name, case.creditor],
+        )
+    live = LiveCall(context, factory)
+    opener = stream_opener(app)
+    hub.start(live, lambda c: c.run_simulated(recording, opener, settings.simulation_speed))
+    return context.call_id

@@ -1,0 +1,37 @@
+"""One Jinja2 environment; htmx requests get a named block of the page, not a copy of it."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import jinja2_fragments
+from jinja2_fragments.fastapi import Jinja2Blocks
+
+from case_store.crypto import mask
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+
+templates = Jinja2Blocks(directory=str(TEMPLATES_DIR))
+
+
+def money(value: Decimal | float | int, currency: str = "USD") -> str:
+    symbol = {"USD": "$", "CNY": "¥", "EUR": "€", "GBP": "£"}.get(currency, "")
+    text = f"{Decimal(value):,.2f}"
+    return f"{symbol}{text}" if symbol else f"{text} {currency}"
+
+
+def timestamp(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes:02d}:{secs:02d}"
+
+
+def render_fragment(name: str, block: str, **context: Any) -> str:
+    """A single block as HTML, for fragments pushed over the live-call WebSocket."""
+    return str(jinja2_fragments.render_block(templates.env, name, block, **context))
+
+
+templates.env.filters["money"] = money
+templates.env.filters["mask"] = mask
+templates.env.filters["timestamp"] = timestamp
