@@ -1,7 +1,5 @@
 """Debtor intents: each of the twelve in both languages, negation, several at once."""
 
-import time
-
 import pytest
 
 from scripts_library.intents import INTENTS, detect_intents, load_cues
@@ -101,12 +99,3 @@ def test_every_intent_has_several_cues_in_each_language() -> None:
     for intent in INTENTS:
         for language in ("en", "zh"):
             assert len([c for c in cues if c.intent == intent and c.language == language]) >= 5
-
-
-def test_detection_takes_well_under_five_milliseconds() -> None:
-    text = "I lost my job last month and I can't afford to pay it all at once, can we split it up?"
-    detect_intents(text, None)  # build the index once
-    started = time.perf_counter()
-    for _ in range(200):
-        detect_intents(text, None)
-    assert (time.perf_counter() - started) / 200 < 0.005
