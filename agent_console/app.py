@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
+from transcription.service import TranscriptionService
 
 from agent_console import views
 from agent_console.dependencies import LoginRequired
@@ -21,13 +22,14 @@ from case_store import service as case_service
 from case_store.database import make_engine, make_session_factory, transaction
 from case_store.schema import upgrade
 from transcription import views as transcription_views
-from transcription.service import TranscriptionService
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 
-def create_app(settings: Settings | None = None, *, transcription: TranscriptionService | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, transcription: TranscriptionService | None = None
+) -> FastAPI:
     """Build the app; ``transcription`` lets tests share one loaded model between apps."""
     settings = settings or Settings()
 
@@ -41,7 +43,9 @@ def create_app(settings: Settings | None = None, *, transcription: Transcription
         with transaction(app.state.session_factory) as session:
             interrupted = case_service.mark_interrupted_calls(session=session)
         if interrupted:
-            log.warning("%d call(s) were cut by the last shutdown; their transcripts are kept", interrupted)
+            log.warning(
+                "%d call(s) were cut by the last shutdown; their transcripts are kept", interrupted
+            )
         if settings.demo:
             from agent_console import demo_data
 

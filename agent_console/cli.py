@@ -33,7 +33,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         demo_data.load(factory)
         logins = demo_data.login_lines(factory)
         engine.dispose()
-        print(f"\nParley is starting on http://{host}:{port}/  — demo sign-ins:", *logins, "", sep="\n", flush=True)
+        print(
+            f"\nParley is starting on http://{host}:{port}/  — demo sign-ins:",
+            *logins,
+            "",
+            sep="\n",
+            flush=True,
+        )
     settings = settings.model_copy(update={"demo": False})
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info", ws_ping_interval=20)
     return 0
@@ -86,25 +92,29 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the web console and transcription service")
     serve.add_argument("--host", help="interface to bind (default: PARLEY_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default: PARLEY_PORT or 8000)")
-    serve.add_argument("--demo", action="store_true", help="load demo data first and print the demo sign-ins")
+    serve.add_argument(
+        "--demo", action="store_true", help="load demo data first and print the demo sign-ins"
+    )
     serve.set_defaults(func=cmd_serve)
 
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
-    db_sub.add_parser("upgrade", help="apply all migrations (serve does this on start)").set_defaults(
-        func=cmd_db_upgrade
-    )
+    db_sub.add_parser(
+        "upgrade", help="apply all migrations (serve does this on start)"
+    ).set_defaults(func=cmd_db_upgrade)
 
     demo = sub.add_parser("demo", help="demo data")
     demo_sub = demo.add_subparsers(dest="demo_command", required=True, metavar="ACTION")
-    demo_sub.add_parser("load", help="load demo users, cases, scripts and QA rules (idempotent)").set_defaults(
-        func=cmd_demo_load
-    )
+    demo_sub.add_parser(
+        "load", help="load demo users, cases, scripts and QA rules (idempotent)"
+    ).set_defaults(func=cmd_demo_load)
 
     tr = sub.add_parser("transcribe", help="transcribe an audio file with the local Whisper model")
     tr.add_argument("file", help="audio file (wav, flac, mp3, ...)")
     tr.add_argument("--language", choices=["en", "zh"], help="spoken language (default: detect)")
-    tr.add_argument("--format", choices=["text", "json", "srt", "vtt"], default="text", help="output format")
+    tr.add_argument(
+        "--format", choices=["text", "json", "srt", "vtt"], default="text", help="output format"
+    )
     tr.set_defaults(func=cmd_transcribe)
     return parser
 

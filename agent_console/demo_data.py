@@ -12,7 +12,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from case_store import service as case_service
 from case_store.database import transaction
-from case_store.models import Case, CaseEvent, CaseStatus, Debtor, Promise, PromiseStatus, Role, utcnow
+from case_store.models import (
+    Case,
+    CaseEvent,
+    CaseStatus,
+    Debtor,
+    Promise,
+    PromiseStatus,
+    Role,
+    utcnow,
+)
 from qa_review import service as qa_service
 from scripts_library import service as scripts_service
 
@@ -41,7 +50,10 @@ def load(factory: sessionmaker[Session], today: date | None = None) -> dict[str,
         }
         added = 0
         for index, spec in enumerate(_yaml("cases.yaml")):
-            if case_service.get_case_by_ref(session=session, account_ref=spec["account_ref"]) is None:
+            if (
+                case_service.get_case_by_ref(session=session, account_ref=spec["account_ref"])
+                is None
+            ):
                 _add_case(session, spec, users, today, index)
                 added += 1
         return {
@@ -52,7 +64,9 @@ def load(factory: sessionmaker[Session], today: date | None = None) -> dict[str,
         }
 
 
-def _add_case(session: Session, spec: dict[str, Any], users: dict[str, Any], today: date, index: int) -> None:
+def _add_case(
+    session: Session, spec: dict[str, Any], users: dict[str, Any], today: date, index: int
+) -> None:
     d = spec["debtor"]
     debtor = Debtor(
         name=d["name"],
@@ -79,10 +93,13 @@ def _add_case(session: Session, spec: dict[str, Any], users: dict[str, Any], tod
         status=CaseStatus(spec.get("status", "open")),
         collector_id=collector.id if collector else None,
         # Spread follow-ups over the coming hours so the worklist has a real order.
-        next_follow_up=now.replace(minute=0, second=0, microsecond=0) + timedelta(minutes=20 * index),
+        next_follow_up=now.replace(minute=0, second=0, microsecond=0)
+        + timedelta(minutes=20 * index),
     )
     for event in spec.get("history", []):
-        at = datetime.combine(today - timedelta(days=int(event["days_ago"])), datetime.min.time(), tzinfo=now.tzinfo)
+        at = datetime.combine(
+            today - timedelta(days=int(event["days_ago"])), datetime.min.time(), tzinfo=now.tzinfo
+        )
         case.events.append(CaseEvent(at=at, kind=event["kind"], summary=event["summary"]))
     for promise in spec.get("promises", []):
         case.promises.append(
@@ -102,5 +119,7 @@ def login_lines(factory: sessionmaker[Session]) -> list[str]:
     with factory() as session:
         users = [case_service.get_user_by_username(session=session, username=n) for n in names]
     return [
-        f"  {u.role.value:<12} {u.username:<8} / {DEMO_PASSWORD}   ({u.display_name})" for u in users if u is not None
+        f"  {u.role.value:<12} {u.username:<8} / {DEMO_PASSWORD}   ({u.display_name})"
+        for u in users
+        if u is not None
     ]

@@ -52,7 +52,9 @@ def verify_csrf(
     expected = request.session.get(CSRF_SESSION_KEY)
     sent = x_csrf_token or csrf
     if not expected or not sent or not secrets.compare_digest(str(expected), sent):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "Missing or invalid CSRF token; reload the page.")
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "Missing or invalid CSRF token; reload the page."
+        )
 
 
 def current_user(request: Request, db: DbSession) -> User:

@@ -15,7 +15,7 @@ import wave
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,23 +26,12 @@ from qa_review import service as qa_service
 from qa_review.engine import Hit, RequiredStatementTracker, RuleEngine
 from scripts_library import service as scripts_service
 from scripts_library.intents import detect_intents
-from transcription.service import StreamParams
+from transcription.service import StreamParams, Transcriber
 
 log = logging.getLogger(__name__)
 
 CHUNK_SECONDS = 0.1
 UpdateKind = Literal["segment", "partial", "suggestions", "warning", "checklist", "status"]
-
-
-class TranscriptionStream(Protocol):
-    """What a live call needs from a transcription session, local or remote."""
-
-    async def feed(self, data: bytes) -> list[dict[str, Any]]: ...
-    async def finish(self) -> list[dict[str, Any]]: ...
-    def set_context(self, hotwords: list[str], prompt: str | None = None) -> None: ...
-
-
-StreamOpener = Callable[[StreamParams], contextlib.AbstractAsyncContextManager[TranscriptionStream]]
 
 
 @dataclass(frozen=True)
@@ -81,7 +70,9 @@ async def paced_chunks(path: Path, speed: float) -> AsyncIterator[tuple[bytes, S
         rate, channels = wav.getframerate(), wav.getnchannels()
         if wav.getsampwidth() != 2:
             raise ValueError(f"{path.name}: only 16-bit PCM WAV files can be simulated")
-        params = StreamParams(sample_rate=rate, channels=channels, encoding="pcm_s16le", language=None)
+        params = StreamParams(
+            sample_rate=rate, channels=channels, encoding="pcm_s16le", language=None
+        )
         frames_per_chunk = int(rate * CHUNK_SECONDS)
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -129,7 +120,7 @@ class LiveCall:
 
     # --- the pipeline --------------------------------------------------------------
 
-    async def run_simulated(self, recording: Path, open_stream: StreamOpener, speed: float) -> None:
+    async def run_simulated(self, recording: Path, transcriber: Transcriber, speed: float) -> None:
         """Stream a stereo recording (agent left, debtor right) through transcription."""
         await asyncio.to_thread(self._prepare)
         final_status = CallStatus.COMPLETED
@@ -142,7 +133,7 @@ class LiveCall:
                 encoding=params.encoding,
                 language=self.context.language,
             )
-            async with open_stream(params) as stream:
+            async with transcriber.session(params) as stream:
                 stream.set_context(self.context.hotwords)
                 self._set_status("live")
                 await self._handle_all(await stream.feed(first))
@@ -167,7 +158,10 @@ class LiveCall:
             self._tracker = RequiredStatementTracker.for_language(self.context.language)
             case = case_service.get_case_or_raise(session=session, case_id=self.context.case_id)
             openings = scripts_service.opening_scripts(
-                session=session, case=case, language=self.context.language, agent_name=self.context.agent_name
+                session=session,
+                case=case,
+                language=self.context.language,
+                agent_name=self.context.agent_name,
             )
         self.state.checklist = self._tracker.status()
         self.state.suggestions = [_suggestion_dict(s) for s in openings]
@@ -207,7 +201,7 @@ class LiveCall:
                 text=str(message["text"]).strip(),
                 words=list(message.get("words", [])),
             )
-            row = {
+            row: dict[str, Any] = {
                 "id": segment.id,
                 "channel": segment.channel,
                 "speaker": segment.speaker,
@@ -218,10 +212,13 @@ class LiveCall:
         self.state.partials.pop(row["channel"], None)
         self.state.segments.append(row)
         self._publish("segment", row)
-        if row["speaker"] == "agent":
-            self._check_agent(row)
-        else:
-            self._suggest_for_debtor(row)
+        try:
+            if row["speaker"] == "agent":
+                self._check_agent(row)
+            else:
+                self._suggest_for_debtor(row)
+        except Exception:  # a faulty rule or script must not end the call; the segment is saved
+            log.exception("analysis of segment %s failed", row["id"])
 
     def _check_agent(self, row: dict[str, Any]) -> None:
         assert self._engine is not None and self._tracker is not None

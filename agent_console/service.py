@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
-from agent_console.live_call import CallContext, LiveCall, LiveCallHub, TranscriptionStream
+from agent_console.live_call import CallContext, LiveCall, LiveCallHub
 from agent_console.settings import Settings
 from case_store import service as case_service
 from case_store.database import transaction
 from case_store.models import Call, Case, CaseStatus, PromiseStatus, User
 from qa_review import service as qa_service
-from transcription.client import RemoteSession
-from transcription.service import StreamParams, TranscriptionService
+from transcription.client import RemoteTranscriber
+from transcription.service import Transcriber, TranscriptionService
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
 
@@ -28,7 +26,9 @@ def demo_recording(language: str) -> Path:
     return path if path.exists() else DEMO_DIR / "demo_call_en.wav"
 
 
-def call_page_context(*, session: Session, case: Case, call: Call | None, user: User) -> dict[str, Any]:
+def call_page_context(
+    *, session: Session, case: Case, call: Call | None, user: User
+) -> dict[str, Any]:
     segments = case_service.list_segments(session=session, call_id=call.id) if call else []
     flags = qa_service.list_flags_for_call(session=session, call_id=call.id) if call else []
     by_segment = {s.id: s for s in segments}
@@ -41,7 +41,14 @@ def call_page_context(*, session: Session, case: Case, call: Call | None, user: 
         "broken_promises": sum(p.status == PromiseStatus.BROKEN for p in case.promises),
         "closed": case.status in (CaseStatus.PAID, CaseStatus.CLOSED),
         "segments": [
-            {"id": s.id, "channel": s.channel, "speaker": s.speaker, "start": s.start, "end": s.end, "text": s.text}
+            {
+                "id": s.id,
+                "channel": s.channel,
+                "speaker": s.speaker,
+                "start": s.start,
+                "end": s.end,
+                "text": s.text,
+            }
             for s in segments
         ],
         "partials": {},
@@ -74,21 +81,13 @@ def may_watch(factory: sessionmaker[Session], user_id: Any, call_id: int) -> boo
         return bool(user and user.active and case and case_service.can_access_case(user, case))
 
 
-def stream_opener(app: FastAPI) -> Any:
-    """Open a transcription stream in-process, or on the remote service when configured."""
+def transcriber(app: FastAPI) -> Transcriber:
+    """The in-process transcription service, or the remote one when configured."""
     settings: Settings = app.state.settings
-
-    @contextlib.asynccontextmanager
-    async def open_stream(params: StreamParams) -> AsyncIterator[TranscriptionStream]:
-        if settings.transcription_url:
-            async with RemoteSession.connect(settings.transcription_url, params) as remote:
-                yield remote
-        else:
-            service: TranscriptionService = app.state.transcription
-            async with service.session(params) as local:
-                yield local
-
-    return open_stream
+    if settings.transcription_url:
+        return RemoteTranscriber(settings.transcription_url)
+    service: TranscriptionService = app.state.transcription
+    return service
 
 
 async def start_simulated_call(app: FastAPI, *, case_id: int, user_id: int) -> int:
@@ -117,6 +116,6 @@ async def start_simulated_call(app: FastAPI, *, case_id: int, user_id: int) -> i
             hotwords=[case.debtor.name, case.creditor],
         )
     live = LiveCall(context, factory)
-    opener = stream_opener(app)
-    hub.start(live, lambda c: c.run_simulated(recording, opener, settings.simulation_speed))
+    source = transcriber(app)
+    hub.start(live, lambda c: c.run_simulated(recording, source, settings.simulation_speed))
     return context.call_id

@@ -32,6 +32,23 @@ def render_fragment(name: str, block: str, **context: Any) -> str:
     return str(jinja2_fragments.render_block(templates.env, name, block, **context))
 
 
+# Labels the console shows for QA category ids and required statements (shared/PRODUCT.md).
+CATEGORY_LABELS = {
+    "threat": "Threat",
+    "abuse": "Abusive language",
+    "false_legal": "False legal threat",
+    "impersonation": "Impersonating an official",
+    "disclosure": "Disclosure to third parties",
+    "harassment": "Harassment",
+}
+CHECKLIST_LABELS = {
+    "identity_check": "Identity verified",
+    "recording_notice": "Recording notice",
+    "mini_miranda": "Mini-Miranda",
+}
+
+templates.env.globals["CATEGORY_LABELS"] = CATEGORY_LABELS
+templates.env.globals["CHECKLIST_LABELS"] = CHECKLIST_LABELS
 templates.env.filters["money"] = money
 templates.env.filters["mask"] = mask
 templates.env.filters["timestamp"] = timestamp

@@ -27,7 +27,9 @@ router = APIRouter()
 CALL_TEMPLATE = "call.html"
 
 
-def _page(request: Request, name: str, context: dict[str, Any], block: str | None = None) -> Response:
+def _page(
+    request: Request, name: str, context: dict[str, Any], block: str | None = None
+) -> Response:
     """Whole page for a normal request; just ``block`` for an htmx request that asks for it."""
     context = {"csrf_token": csrf_token(request), **context}
     if block and request.headers.get("HX-Request") == "true":
@@ -75,12 +77,18 @@ def worklist(request: Request, user: CurrentUser, db: DbSession) -> Response:
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
-def case_view(request: Request, user: CurrentUser, db: DbSession, case: Annotated[Case, Depends(valid_case)]) -> Response:
-    return _page(request, CALL_TEMPLATE, calls.call_page_context(session=db, case=case, call=None, user=user))
+def case_view(
+    request: Request, user: CurrentUser, db: DbSession, case: Annotated[Case, Depends(valid_case)]
+) -> Response:
+    return _page(
+        request, CALL_TEMPLATE, calls.call_page_context(session=db, case=case, call=None, user=user)
+    )
 
 
 @router.post("/cases/{case_id}/calls/simulate", dependencies=[Depends(verify_csrf)])
-async def simulate_call(request: Request, user: CurrentUser, case: Annotated[Case, Depends(valid_case)]) -> Response:
+async def simulate_call(
+    request: Request, user: CurrentUser, case: Annotated[Case, Depends(valid_case)]
+) -> Response:
     call_id = await calls.start_simulated_call(request.app, case_id=case.id, user_id=user.id)
     url = f"/calls/{call_id}"
     if request.headers.get("HX-Request") == "true":
@@ -89,43 +97,72 @@ async def simulate_call(request: Request, user: CurrentUser, case: Annotated[Cas
 
 
 @router.get("/calls/{call_id}", response_class=HTMLResponse)
-def call_view(request: Request, user: CurrentUser, db: DbSession, call: Annotated[Call, Depends(valid_call)]) -> Response:
+def call_view(
+    request: Request, user: CurrentUser, db: DbSession, call: Annotated[Call, Depends(valid_call)]
+) -> Response:
     case = case_service.get_case_or_raise(session=db, case_id=call.case_id)
-    return _page(request, CALL_TEMPLATE, calls.call_page_context(session=db, case=case, call=call, user=user))
+    return _page(
+        request, CALL_TEMPLATE, calls.call_page_context(session=db, case=case, call=call, user=user)
+    )
 
 
 @router.websocket("/calls/{call_id}/live")
 async def call_updates(websocket: WebSocket, call_id: int) -> None:
     """Pushes HTML fragments (htmx out-of-band swaps) for every update of a live call."""
     factory: sessionmaker[Session] = websocket.app.state.session_factory
-    if not await asyncio.to_thread(calls.may_watch, factory, websocket.session.get("user_id"), call_id):
+    if not await asyncio.to_thread(
+        calls.may_watch, factory, websocket.session.get("user_id"), call_id
+    ):
         await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="not allowed")
         return
     await websocket.accept()
     live: LiveCall | None = websocket.app.state.live_calls.get(call_id)
-    if live is None:
-        await websocket.send_text(render_fragment(CALL_TEMPLATE, "call_status", call_status="ended", call_error=None))
-        await websocket.close()
-        return
-    with live.subscribe() as queue:
-        await websocket.send_text(_snapshot(live))
-        try:
-            while True:
-                update = await queue.get()
-                await websocket.send_text(_fragment(update, live))
-        except WebSocketDisconnect:
+    disconnected = asyncio.create_task(_until_disconnect(websocket))
+    try:
+        if live is None:  # ended before this process started: the page already shows it all
+            await websocket.send_text(
+                render_fragment(CALL_TEMPLATE, "call_status", call_status="ended", call_error=None)
+            )
+            await disconnected
             return
+        with live.subscribe() as queue:
+            await websocket.send_text(_snapshot(live))
+            while True:
+                next_update = asyncio.create_task(queue.get())
+                await asyncio.wait({next_update, disconnected}, return_when=asyncio.FIRST_COMPLETED)
+                if disconnected.done():
+                    next_update.cancel()
+                    return
+                await websocket.send_text(_fragment(next_update.result(), live))
+    except WebSocketDisconnect:
+        return
+    finally:
+        disconnected.cancel()
+
+
+async def _until_disconnect(websocket: WebSocket) -> None:
+    """Consoles send nothing; reading is how a closed tab is noticed while the call is quiet."""
+    while (await websocket.receive())["type"] != "websocket.disconnect":
+        pass
 
 
 def _snapshot(live: LiveCall) -> str:
     state = live.state
     return "".join(
         [
-            render_fragment(CALL_TEMPLATE, "transcript", segments=state.segments, partials=state.partials, oob=True),
+            render_fragment(
+                CALL_TEMPLATE,
+                "transcript",
+                segments=state.segments,
+                partials=state.partials,
+                oob=True,
+            ),
             render_fragment(CALL_TEMPLATE, "suggestions", suggestions=state.suggestions, oob=True),
             render_fragment(CALL_TEMPLATE, "warnings", warnings=state.warnings, oob=True),
             render_fragment(CALL_TEMPLATE, "checklist", checklist=state.checklist, oob=True),
-            render_fragment(CALL_TEMPLATE, "call_status", call_status=state.status, call_error=state.error),
+            render_fragment(
+                CALL_TEMPLATE, "call_status", call_status=state.status, call_error=state.error
+            ),
         ]
     )
 
@@ -134,16 +171,24 @@ def _fragment(update: ConsoleUpdate, live: LiveCall) -> str:
     state = live.state
     match update.kind:
         case "segment":
-            return render_fragment(CALL_TEMPLATE, "segment_append", segment=update.data) + render_fragment(
+            return render_fragment(
+                CALL_TEMPLATE, "segment_append", segment=update.data
+            ) + render_fragment(
                 CALL_TEMPLATE, "partial", channel=update.data["channel"], partial=None
             )
         case "partial":
-            return render_fragment(CALL_TEMPLATE, "partial", channel=update.data["channel"], partial=update.data)
+            return render_fragment(
+                CALL_TEMPLATE, "partial", channel=update.data["channel"], partial=update.data
+            )
         case "suggestions":
-            return render_fragment(CALL_TEMPLATE, "suggestions", suggestions=state.suggestions, oob=True)
+            return render_fragment(
+                CALL_TEMPLATE, "suggestions", suggestions=state.suggestions, oob=True
+            )
         case "warning":
             return render_fragment(CALL_TEMPLATE, "warnings", warnings=state.warnings, oob=True)
         case "checklist":
             return render_fragment(CALL_TEMPLATE, "checklist", checklist=state.checklist, oob=True)
         case "status":
-            return render_fragment(CALL_TEMPLATE, "call_status", call_status=state.status, call_error=state.error)
+            return render_fragment(
+                CALL_TEMPLATE, "call_status", call_status=state.status, call_error=state.error
+            )

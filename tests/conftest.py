@@ -19,7 +19,9 @@ from case_store import crypto
 from case_store.database import make_engine, make_session_factory
 from case_store.schema import upgrade
 
-POSTGRES_URL = os.environ.get("PARLEY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "PARLEY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_AUDIO = REPO_ROOT.parent / "shared" / "audio"
 
@@ -55,7 +57,9 @@ def postgres_schema_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def db_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+def db_engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
     """A migrated engine per backend; migrations themselves are exercised on both."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'parley.db'}"
@@ -72,7 +76,9 @@ def db(db_engine: Engine) -> Iterator[Session]:
     """A session inside a transaction that is rolled back after the test."""
     connection = db_engine.connect()
     outer = connection.begin()
-    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    session = Session(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
     yield session
     session.close()
     outer.rollback()

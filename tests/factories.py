@@ -14,7 +14,9 @@ from case_store.models import Case, Debtor, Role, User
 _seq = itertools.count(1)
 
 
-def make_user(session: Session, *, role: Role = Role.COLLECTOR, password: str = "pw-123456", **kw: str) -> User:
+def make_user(
+    session: Session, *, role: Role = Role.COLLECTOR, password: str = "pw-123456", **kw: str
+) -> User:
     n = next(_seq)
     return case_service.upsert_user(
         session=session,
@@ -39,7 +41,9 @@ def make_case(
     n = next(_seq)
     case = Case(
         account_ref=f"T-{n:06d}",
-        debtor=Debtor(name=name, phone=phone, national_id=national_id, language=language, timezone="UTC"),
+        debtor=Debtor(
+            name=name, phone=phone, national_id=national_id, language=language, timezone="UTC"
+        ),
         creditor="Test Bank",
         balance=Decimal(balance),
         principal=Decimal(balance),

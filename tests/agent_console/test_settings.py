@@ -11,10 +11,14 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 def test_every_setting_is_documented_in_the_readme() -> None:
     readme = README.read_text()
     for name in Settings.model_fields:
-        assert f"`PARLEY_{name.upper()}`" in readme, f"PARLEY_{name.upper()} is missing from the README table"
+        assert f"`PARLEY_{name.upper()}`" in readme, (
+            f"PARLEY_{name.upper()} is missing from the README table"
+        )
 
 
-def test_settings_come_from_parley_environment_variables(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_settings_come_from_parley_environment_variables(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("PARLEY_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("PARLEY_PORT", "9123")
     monkeypatch.setenv("PARLEY_MODEL", "/models/my-whisper")

@@ -8,9 +8,14 @@ from tests.factories import make_case, make_user
 
 def test_authenticate_accepts_right_password_only(db: Session) -> None:
     user = make_user(db, password="correct horse")
-    assert case_service.authenticate(session=db, username=user.username, password="correct horse") == user
+    assert (
+        case_service.authenticate(session=db, username=user.username, password="correct horse")
+        == user
+    )
     assert case_service.authenticate(session=db, username=user.username, password="wrong") is None
-    assert case_service.authenticate(session=db, username="nobody", password="correct horse") is None
+    assert (
+        case_service.authenticate(session=db, username="nobody", password="correct horse") is None
+    )
 
 
 def test_password_is_stored_as_argon2_hash(db: Session) -> None:
@@ -57,12 +62,23 @@ def test_days_past_due_and_bucket_are_derived_from_due_date(db: Session) -> None
 def test_calls_cut_by_a_restart_are_marked_interrupted_and_keep_segments(db: Session) -> None:
     collector = make_user(db)
     case = make_case(db, collector=collector)
-    call = case_service.start_call(session=db, case_id=case.id, collector_id=collector.id, source="simulated", language="en")
+    call = case_service.start_call(
+        session=db, case_id=case.id, collector_id=collector.id, source="simulated", language="en"
+    )
     case_service.add_segment(
-        session=db, call_id=call.id, channel=1, speaker="debtor", start=1.0, end=2.5, text="I lost my job", words=[]
+        session=db,
+        call_id=call.id,
+        channel=1,
+        speaker="debtor",
+        start=1.0,
+        end=2.5,
+        text="I lost my job",
+        words=[],
     )
     assert case_service.mark_interrupted_calls(session=db) >= 1
     db.expire_all()
     call = case_service.get_call_or_raise(session=db, call_id=call.id)
     assert call.status == CallStatus.INTERRUPTED
-    assert [s.text for s in case_service.list_segments(session=db, call_id=call.id)] == ["I lost my job"]
+    assert [s.text for s in case_service.list_segments(session=db, call_id=call.id)] == [
+        "I lost my job"
+    ]

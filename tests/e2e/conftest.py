@@ -37,7 +37,15 @@ class Server:
         env = {**os.environ, "PARLEY_DATA_DIR": str(self.data_dir), "PYTHONUNBUFFERED": "1"}
         log = (self.data_dir / "server.log").open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "agent_console.cli", "serve", "--demo", "--port", str(self.port)],
+            [
+                sys.executable,
+                "-m",
+                "agent_console.cli",
+                "serve",
+                "--demo",
+                "--port",
+                str(self.port),
+            ],
             cwd=REPO_ROOT,
             env=env,
             stdout=log,
@@ -109,5 +117,7 @@ def sign_in(client: httpx.Client, username: str, password: str = "parley-demo") 
     form = client.get("/login").text
     token = re.search(r'name="csrf" value="([^"]+)"', form)
     assert token, "login form carries a CSRF token"
-    response = client.post("/login", data={"username": username, "password": password, "csrf": token.group(1)})
+    response = client.post(
+        "/login", data={"username": username, "password": password, "csrf": token.group(1)}
+    )
     assert response.status_code == 303, response.text

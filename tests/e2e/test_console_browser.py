@@ -12,7 +12,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.model]
 LIVE_TIMEOUT_MS = 90_000
 
 
-def test_collector_watches_a_simulated_call_with_suggestions_and_warning(server: Server, browser_page: Any) -> None:
+def test_collector_watches_a_simulated_call_with_suggestions_and_warning(
+    server: Server, browser_page: Any
+) -> None:
     from playwright.sync_api import expect
 
     page = browser_page
@@ -29,7 +31,9 @@ def test_collector_watches_a_simulated_call_with_suggestions_and_warning(server:
 
     transcript = page.get_by_test_id("transcript")
     expect(transcript).to_contain_text("lost my job", timeout=LIVE_TIMEOUT_MS)
-    expect(page.locator("[data-testid=suggestion][data-intent=hardship]").first).to_be_visible(timeout=10_000)
+    expect(page.locator("[data-testid=suggestion][data-intent=hardship]").first).to_be_visible(
+        timeout=10_000
+    )
     banner = page.locator("#warning-banner")
     expect(banner).to_be_visible(timeout=LIVE_TIMEOUT_MS)
     expect(banner).to_contain_text("False legal threat")

@@ -18,7 +18,8 @@ def _segments(server: Server, call_id: int) -> list[str]:
     engine = create_engine(f"sqlite:///{server.data_dir / 'parley.db'}")
     with engine.connect() as conn:
         rows = conn.execute(
-            text("select text from transcript_segments where call_id = :c order by start"), {"c": call_id}
+            text("select text from transcript_segments where call_id = :c order by start"),
+            {"c": call_id},
         ).all()
     engine.dispose()
     return [r.text for r in rows]
@@ -33,7 +34,9 @@ def test_segments_survive_a_server_killed_mid_call(server: Server) -> None:
         page = client.get(f"/cases/{case_id.group(1)}").text
         token = re.search(r'"X-CSRF-Token": "([^"]+)"', page)
         assert token
-        started = client.post(f"/cases/{case_id.group(1)}/calls/simulate", headers={"X-CSRF-Token": token.group(1)})
+        started = client.post(
+            f"/cases/{case_id.group(1)}/calls/simulate", headers={"X-CSRF-Token": token.group(1)}
+        )
         assert started.status_code == 303
         call_id = int(started.headers["location"].rsplit("/", 1)[1])
 
