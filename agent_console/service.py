@@ -20,10 +20,14 @@ from transcription.service import Transcriber, TranscriptionService
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
 
 
-def demo_recording(language: str) -> Path:
-    """The bundled stereo call for a case's language (English when there is none)."""
+def demo_recording(language: str) -> tuple[Path, str]:
+    """The bundled stereo call for a case's language and the language it is spoken in.
+
+    Only an English recording ships so far; other cases fall back to it, transcribed as
+    English rather than mis-transcribed as their own language.
+    """
     path = DEMO_DIR / f"demo_call_{language}.wav"
-    return path if path.exists() else DEMO_DIR / "demo_call_en.wav"
+    return (path, language) if path.exists() else (DEMO_DIR / "demo_call_en.wav", "en")
 
 
 def call_page_context(
@@ -98,8 +102,7 @@ async def start_simulated_call(app: FastAPI, *, case_id: int, user_id: int) -> i
     with transaction(factory) as session:
         case = case_service.get_case_or_raise(session=session, case_id=case_id)
         user = case_service.get_user(session=session, user_id=user_id)
-        language = case.debtor.language
-        recording = demo_recording(language)
+        recording, language = demo_recording(case.debtor.language)
         call = case_service.start_call(
             session=session,
             case_id=case.id,

@@ -35,22 +35,19 @@ class Server:
 
     def start(self) -> None:
         env = {**os.environ, "PARLEY_DATA_DIR": str(self.data_dir), "PYTHONUNBUFFERED": "1"}
-        log = (self.data_dir / "server.log").open("ab")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "agent_console.cli",
-                "serve",
-                "--demo",
-                "--port",
-                str(self.port),
-            ],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        command = [
+            sys.executable,
+            "-m",
+            "agent_console.cli",
+            "serve",
+            "--demo",
+            "--port",
+            str(self.port),
+        ]
+        with (self.data_dir / "server.log").open("ab") as log:  # the child keeps its own descriptor
+            self.process = subprocess.Popen(
+                command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
         self._wait_until_up()
 
     def _wait_until_up(self, timeout: float = 120.0) -> None:
