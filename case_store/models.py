@@ -47,7 +47,7 @@ class PromiseStatus(enum.StrEnum):
     BROKEN = "broken"
 
 
-def _str_enum(cls: type[enum.StrEnum]) -> Enum:
+def str_enum(cls: type[enum.StrEnum]) -> Enum:
     # Stored as plain strings (no native ENUM type) so adding a value needs no migration.
     return Enum(cls, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e])
 
@@ -58,7 +58,7 @@ class User(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(128))
-    role: Mapped[Role] = mapped_column(_str_enum(Role))
+    role: Mapped[Role] = mapped_column(str_enum(Role))
     password_hash: Mapped[str] = mapped_column(String(256))
     language: Mapped[str] = mapped_column(String(8), default="en")
     active: Mapped[bool] = mapped_column(default=True)
@@ -91,7 +91,7 @@ class Case(Base):
     balance: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     due_date: Mapped[date]
-    status: Mapped[CaseStatus] = mapped_column(_str_enum(CaseStatus), default=CaseStatus.OPEN)
+    status: Mapped[CaseStatus] = mapped_column(str_enum(CaseStatus), default=CaseStatus.OPEN)
     collector_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     next_follow_up: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -143,7 +143,7 @@ class Promise(Base):
     amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     due_date: Mapped[date]
     status: Mapped[PromiseStatus] = mapped_column(
-        _str_enum(PromiseStatus), default=PromiseStatus.PENDING
+        str_enum(PromiseStatus), default=PromiseStatus.PENDING
     )
 
     case: Mapped[Case] = relationship(back_populates="promises")
@@ -157,7 +157,7 @@ class Call(Base):
     collector_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    status: Mapped[CallStatus] = mapped_column(_str_enum(CallStatus), default=CallStatus.LIVE)
+    status: Mapped[CallStatus] = mapped_column(str_enum(CallStatus), default=CallStatus.LIVE)
     source: Mapped[str] = mapped_column(String(32), default="simulated")
     language: Mapped[str | None] = mapped_column(String(8))
     recording: Mapped[str | None] = mapped_column(String(512))

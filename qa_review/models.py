@@ -5,11 +5,11 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Enum, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from case_store.database import Base
-from case_store.models import utcnow
+from case_store.models import str_enum, utcnow
 
 
 class Category(enum.StrEnum):
@@ -71,7 +71,7 @@ class QaFlag(Base):
     stream_start: Mapped[float] = mapped_column(Float)
     stream_end: Mapped[float] = mapped_column(Float)
     status: Mapped[str] = mapped_column(
-        Enum(FlagStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
+        str_enum(FlagStatus),
         default=FlagStatus.OPEN,
     )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

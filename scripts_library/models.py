@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import JSON, Enum, Integer, String, Text
+from sqlalchemy import JSON, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from case_store.database import Base
+from case_store.models import str_enum
 
 
 class ScriptStatus(enum.StrEnum):
@@ -28,7 +29,7 @@ class Script(Base):
     intents: Mapped[list[str]] = mapped_column(JSON, default=list)
     buckets: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty = every bucket
     status: Mapped[ScriptStatus] = mapped_column(
-        Enum(ScriptStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
+        str_enum(ScriptStatus),
         default=ScriptStatus.DRAFT,
     )
     version: Mapped[int] = mapped_column(Integer, default=1)

@@ -6,9 +6,11 @@ In CI (``CI=true``) an unreachable PostgreSQL fails the run instead of skipping.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,8 @@ POSTGRES_URL = os.environ.get(
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_AUDIO = REPO_ROOT.parent / "shared" / "audio"
 
+BACKENDS = ["sqlite", "postgresql"]
+
 crypto.configure("test-secret-key")
 
 
@@ -39,8 +43,9 @@ def _postgres_reachable() -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def postgres_schema_url() -> Iterator[str]:
+@contextmanager
+def _postgres_schema() -> Iterator[str]:
+    """A throw-away schema on the test server, as a URL whose search_path points at it."""
     if not _postgres_reachable():
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL at {POSTGRES_URL} is not reachable; CI must test against it")
@@ -50,25 +55,45 @@ def postgres_schema_url() -> Iterator[str]:
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     sep = "&" if "?" in POSTGRES_URL else "?"
-    yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    try:
+        yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+@contextmanager
+def _migrated_engine(backend: str, folder: Path) -> Iterator[Engine]:
+    """A migrated database of its own; migrations themselves are exercised on both backends."""
+    with contextlib.ExitStack() as stack:
+        url = (
+            f"sqlite:///{folder / 'parley.db'}"
+            if backend == "sqlite"
+            else stack.enter_context(_postgres_schema())
+        )
+        engine = make_engine(url)
+        upgrade(engine)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
 def db_engine(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Engine]:
-    """A migrated engine per backend; migrations themselves are exercised on both."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'parley.db'}"
-    else:
-        url = request.getfixturevalue("postgres_schema_url")
-    engine = make_engine(url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
+    """Shared by ``db`` tests, which roll back everything they write."""
+    with _migrated_engine(request.param, tmp_path_factory.mktemp("db")) as engine:
+        yield engine
+
+
+@pytest.fixture(params=BACKENDS)
+def committing_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A fresh database for tests whose code commits (it cannot be rolled back)."""
+    with _migrated_engine(request.param, tmp_path) as engine:
+        yield engine
 
 
 @pytest.fixture
@@ -86,8 +111,8 @@ def db(db_engine: Engine) -> Iterator[Session]:
 
 
 @pytest.fixture
-def session_factory(db_engine: Engine) -> sessionmaker[Session]:
-    return make_session_factory(db_engine)
+def session_factory(committing_engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(committing_engine)
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 30d9f338f30d
+Revision ID: 714cef225ce4
 Revises:
-Create Date: 2026-11-24 21:51:54.580150
+Create Date: 2026-11-24 23:00:12.415155
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "30d9f338f30d"
+revision: str = "714cef225ce4"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -67,7 +67,7 @@ def upgrade() -> None:
                 "retired",
                 name="scriptstatus",
                 native_enum=False,
-                length=16,
+                length=32,
             ),
             nullable=False,
         ),
@@ -243,7 +243,7 @@ def upgrade() -> None:
         sa.Column(
             "status",
             sa.Enum(
-                "open", "confirmed", "dismissed", name="flagstatus", native_enum=False, length=16
+                "open", "confirmed", "dismissed", name="flagstatus", native_enum=False, length=32
             ),
             nullable=False,
         ),
