@@ -11,7 +11,6 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
-from transcription.service import TranscriptionService
 
 from agent_console import views
 from agent_console.dependencies import LoginRequired
@@ -22,6 +21,7 @@ from case_store import service as case_service
 from case_store.database import make_engine, make_session_factory, transaction
 from case_store.schema import upgrade
 from transcription import views as transcription_views
+from transcription.service import TranscriptionService
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
