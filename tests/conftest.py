@@ -25,7 +25,8 @@ POSTGRES_URL = os.environ.get(
     "PARLEY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_AUDIO = REPO_ROOT.parent / "shared" / "audio"
+# The project's shared/ folder sits beside the checkout (CI clones it so); override for other layouts.
+SHARED_AUDIO = Path(os.environ.get("PARLEY_SHARED_AUDIO", REPO_ROOT.parent / "shared" / "audio"))
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -118,5 +119,5 @@ def session_factory(committing_engine: Engine) -> sessionmaker[Session]:
 @pytest.fixture(scope="session")
 def shared_audio() -> Path:
     if not SHARED_AUDIO.is_dir():
-        pytest.fail(f"test recordings not found at {SHARED_AUDIO}")
+        pytest.fail(f"test recordings not found at {SHARED_AUDIO}; set PARLEY_SHARED_AUDIO")
     return SHARED_AUDIO
