@@ -51,6 +51,9 @@ def create_app(
 
             demo_data.load(app.state.session_factory)
         app.state.transcription = transcription or TranscriptionService.from_settings(settings)
+        if transcription is None and not settings.transcription_url:
+            # Load the default model now, not on the worker thread the first live call shares.
+            await app.state.transcription.warm_up("en")
         app.state.live_calls = LiveCallHub()
         try:
             yield
@@ -62,6 +65,7 @@ def create_app(
 
     app = FastAPI(title="Parley", lifespan=lifespan, docs_url="/api/docs", redoc_url=None)
     app.state.settings = settings
+    app.state.transcription_token = settings.transcription_token
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.resolved_secret_key,

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import wave
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -21,17 +21,21 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from case_store import service as case_service
 from case_store.database import transaction
-from case_store.models import CallStatus
+from case_store.models import CallStatus, TranscriptSegment
 from qa_review import service as qa_service
 from qa_review.engine import Hit, RequiredStatementTracker, RuleEngine
+from qa_review.models import QaFlag
 from scripts_library import service as scripts_service
-from scripts_library.intents import detect_intents
+from scripts_library.intents import IntentScore, detect_intents
 from transcription.service import StreamParams, Transcriber
 
 log = logging.getLogger(__name__)
 
 CHUNK_SECONDS = 0.1
-UpdateKind = Literal["segment", "partial", "suggestions", "warning", "checklist", "status"]
+UpdateKind = Literal[
+    "segment", "partial", "suggestions", "warning", "checklist", "status", "resync"
+]
+SUBSCRIBER_BACKLOG = 1000
 
 
 @dataclass(frozen=True)
@@ -95,11 +99,11 @@ class LiveCall:
         self._tracker: RequiredStatementTracker | None = None
         self.task: asyncio.Task[None] | None = None
 
-    # --- subscribers ---------------------------------------------------------------
+    # --- subscribers (event-loop side only: asyncio queues are not thread-safe) ----
 
     @contextlib.contextmanager
-    def subscribe(self) -> Any:
-        queue: asyncio.Queue[ConsoleUpdate] = asyncio.Queue(maxsize=1000)
+    def subscribe(self) -> Iterator[asyncio.Queue[ConsoleUpdate]]:
+        queue: asyncio.Queue[ConsoleUpdate] = asyncio.Queue(maxsize=SUBSCRIBER_BACKLOG)
         self._subscribers.add(queue)
         try:
             yield queue
@@ -107,24 +111,29 @@ class LiveCall:
             self._subscribers.discard(queue)
 
     def _publish(self, kind: UpdateKind, data: dict[str, Any]) -> None:
-        update = ConsoleUpdate(kind, data)
-        for queue in list(self._subscribers):
-            if queue.full():  # a stalled console must not stall the call; it resyncs on reconnect
-                self._subscribers.discard(queue)
-                continue
-            queue.put_nowait(update)
+        for queue in self._subscribers:
+            if queue.full():
+                # A stalled console must not stall the call: forget its backlog and have
+                # it redraw everything from the current state when it catches up.
+                while not queue.empty():
+                    queue.get_nowait()
+                queue.put_nowait(ConsoleUpdate("resync", {}))
+            else:
+                queue.put_nowait(ConsoleUpdate(kind, data))
 
     def _set_status(self, status: str, error: str | None = None) -> None:
         self.state.status, self.state.error = status, error
         self._publish("status", {"status": status, "error": error})
 
     # --- the pipeline --------------------------------------------------------------
+    # Database work runs in worker threads and returns plain data; state changes and
+    # publishing happen back on the event loop.
 
     async def run_simulated(self, recording: Path, transcriber: Transcriber, speed: float) -> None:
         """Stream a stereo recording (agent left, debtor right) through transcription."""
-        await asyncio.to_thread(self._prepare)
         final_status = CallStatus.COMPLETED
         try:
+            await self._prepare()
             chunks = paced_chunks(recording, speed)
             first, params = await anext(chunks)
             params = StreamParams(
@@ -146,27 +155,31 @@ class LiveCall:
         except Exception as exc:  # the console must hear about it; segments so far are kept
             log.exception("live call %s failed", self.context.call_id)
             final_status = CallStatus.INTERRUPTED
-            self._set_status("error", f"Transcription stopped: {exc}")
+            self._set_status("error", f"The call stopped: {exc}")
         finally:
             await asyncio.to_thread(self._end, final_status)
             if self.state.status != "error":
                 self._set_status("ended")
 
-    def _prepare(self) -> None:
+    async def _prepare(self) -> None:
+        openings = await asyncio.to_thread(self._load_rules_and_openings)
+        assert self._tracker is not None
+        self.state.checklist = self._tracker.status()
+        self.state.suggestions = [_suggestion_dict(s) for s in openings]
+        self._publish("suggestions", {"suggestions": self.state.suggestions})
+        self._publish("checklist", {"checklist": self.state.checklist})
+
+    def _load_rules_and_openings(self) -> list[scripts_service.Suggestion]:
+        self._tracker = RequiredStatementTracker.for_language(self.context.language)
         with transaction(self._factory) as session:
             self._engine = qa_service.load_engine(session=session)
-            self._tracker = RequiredStatementTracker.for_language(self.context.language)
             case = case_service.get_case_or_raise(session=session, case_id=self.context.case_id)
-            openings = scripts_service.opening_scripts(
+            return scripts_service.opening_scripts(
                 session=session,
                 case=case,
                 language=self.context.language,
                 agent_name=self.context.agent_name,
             )
-        self.state.checklist = self._tracker.status()
-        self.state.suggestions = [_suggestion_dict(s) for s in openings]
-        self._publish("suggestions", {"suggestions": self.state.suggestions})
-        self._publish("checklist", {"checklist": self.state.checklist})
 
     def _end(self, status: CallStatus) -> None:
         with transaction(self._factory) as session:
@@ -181,15 +194,26 @@ class LiveCall:
         if kind == "partial":
             self.state.partials[int(message["channel"])] = message
             self._publish("partial", message)
-        elif kind == "final":
-            await asyncio.to_thread(self._on_final, message)
+        elif kind == "final" and str(message.get("text", "")).strip():
+            await self._on_final(message)
         elif kind == "error":
             raise RuntimeError(str(message.get("message", "transcription error")))
 
-    def _on_final(self, message: dict[str, Any]) -> None:
+    async def _on_final(self, message: dict[str, Any]) -> None:
         """Persist first, then analyse: the segment survives even if analysis fails."""
-        if not str(message.get("text", "")).strip():
-            return
+        row = await asyncio.to_thread(self._save_segment, message)
+        self.state.partials.pop(row["channel"], None)
+        self.state.segments.append(row)
+        self._publish("segment", row)
+        try:
+            if row["speaker"] == "agent":
+                await self._check_agent(row)
+            else:
+                await self._suggest_for_debtor(row)
+        except Exception:  # a faulty rule or script must not end the call; the segment is saved
+            log.exception("analysis of segment %s failed", row["id"])
+
+    def _save_segment(self, message: dict[str, Any]) -> dict[str, Any]:
         with transaction(self._factory) as session:
             segment = case_service.add_segment(
                 session=session,
@@ -201,31 +225,23 @@ class LiveCall:
                 text=str(message["text"]).strip(),
                 words=list(message.get("words", [])),
             )
-            row: dict[str, Any] = {
-                "id": segment.id,
-                "channel": segment.channel,
-                "speaker": segment.speaker,
-                "start": segment.start,
-                "end": segment.end,
-                "text": segment.text,
-            }
-        self.state.partials.pop(row["channel"], None)
-        self.state.segments.append(row)
-        self._publish("segment", row)
-        try:
-            if row["speaker"] == "agent":
-                self._check_agent(row)
-            else:
-                self._suggest_for_debtor(row)
-        except Exception:  # a faulty rule or script must not end the call; the segment is saved
-            log.exception("analysis of segment %s failed", row["id"])
+            return segment_view(segment)
 
-    def _check_agent(self, row: dict[str, Any]) -> None:
+    async def _check_agent(self, row: dict[str, Any]) -> None:
         assert self._engine is not None and self._tracker is not None
         hits = self._engine.scan(row["text"], speaker="agent", language=self.context.language)
         if hits:
-            with transaction(self._factory) as session:
-                for hit in hits:
+            for warning in await asyncio.to_thread(self._save_flags, hits, row):
+                self.state.warnings.append(warning)
+                self._publish("warning", warning)
+        if self._tracker.observe(row["text"]):
+            self.state.checklist = self._tracker.status()
+            self._publish("checklist", {"checklist": self.state.checklist})
+
+    def _save_flags(self, hits: list[Hit], row: dict[str, Any]) -> list[dict[str, Any]]:
+        with transaction(self._factory) as session:
+            return [
+                warning_view(
                     qa_service.record_flag(
                         session=session,
                         call_id=self.context.call_id,
@@ -233,41 +249,54 @@ class LiveCall:
                         hit=hit,
                         stream_start=row["start"],
                         stream_end=row["end"],
-                    )
-            for hit in hits:
-                warning = _warning_dict(hit, row)
-                self.state.warnings.append(warning)
-                self._publish("warning", warning)
-        if self._tracker.observe(row["text"]):
-            self.state.checklist = self._tracker.status()
-            self._publish("checklist", {"checklist": self.state.checklist})
+                    ),
+                    row["text"],
+                )
+                for hit in hits
+            ]
 
-    def _suggest_for_debtor(self, row: dict[str, Any]) -> None:
+    async def _suggest_for_debtor(self, row: dict[str, Any]) -> None:
         intents = detect_intents(row["text"], self.context.language)
         if not intents:
             return
+        suggestions = await asyncio.to_thread(self._suggestions_for, intents)
+        if suggestions:
+            self.state.suggestions = [_suggestion_dict(s) for s in suggestions]
+            self._publish("suggestions", {"suggestions": self.state.suggestions})
+
+    def _suggestions_for(self, intents: list[IntentScore]) -> list[scripts_service.Suggestion]:
         with transaction(self._factory) as session:
             case = case_service.get_case_or_raise(session=session, case_id=self.context.case_id)
-            suggestions = scripts_service.suggest(
+            return scripts_service.suggest(
                 session=session,
                 case=case,
                 intents=intents,
                 language=self.context.language,
                 agent_name=self.context.agent_name,
             )
-        if suggestions:
-            self.state.suggestions = [_suggestion_dict(s) for s in suggestions]
-            self._publish("suggestions", {"suggestions": self.state.suggestions})
 
 
-def _warning_dict(hit: Hit, row: dict[str, Any]) -> dict[str, Any]:
+def segment_view(segment: TranscriptSegment) -> dict[str, Any]:
+    """What the console draws of a segment, live or from the database alike."""
     return {
-        "category": hit.category,
-        "severity": hit.severity,
-        "rule": hit.rule_key,
-        "evidence": hit.evidence,
-        "text": row["text"],
-        "start": row["start"],
+        "id": segment.id,
+        "channel": segment.channel,
+        "speaker": segment.speaker,
+        "start": segment.start,
+        "end": segment.end,
+        "text": segment.text,
+    }
+
+
+def warning_view(flag: QaFlag, segment_text: str) -> dict[str, Any]:
+    """What the warning banner shows of a flag, live or from the database alike."""
+    return {
+        "category": flag.category,
+        "severity": flag.severity,
+        "rule": flag.rule_key,
+        "evidence": flag.evidence,
+        "text": segment_text,
+        "start": flag.stream_start,
     }
 
 
@@ -290,9 +319,13 @@ class LiveCallHub:
     def get(self, call_id: int) -> LiveCall | None:
         return self._calls.get(call_id)
 
-    def start(self, call: LiveCall, runner: Callable[[LiveCall], Any]) -> None:
-        self._calls[call.context.call_id] = call
-        call.task = asyncio.create_task(runner(call), name=f"live-call-{call.context.call_id}")
+    def start(
+        self, call: LiveCall, runner: Callable[[LiveCall], Coroutine[Any, Any, None]]
+    ) -> None:
+        call_id = call.context.call_id
+        self._calls[call_id] = call
+        call.task = asyncio.create_task(runner(call), name=f"live-call-{call_id}")
+        call.task.add_done_callback(lambda _: self._calls.pop(call_id, None))
 
     async def shutdown(self) -> None:
         tasks = [c.task for c in self._calls.values() if c.task and not c.task.done()]

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
-from agent_console.live_call import CallContext, LiveCall, LiveCallHub
+from agent_console.demo_data import DEMO_DIR
+from agent_console.live_call import CallContext, LiveCall, LiveCallHub, segment_view, warning_view
 from agent_console.settings import Settings
 from case_store import service as case_service
 from case_store.database import transaction
-from case_store.models import Call, Case, CaseStatus, PromiseStatus, User
+from case_store.models import Call, CallStatus, Case, CaseStatus, Role, User
 from qa_review import service as qa_service
 from transcription.client import RemoteTranscriber
 from transcription.service import Transcriber, TranscriptionService
 
-DEMO_DIR = Path(__file__).resolve().parent / "demo"
+CALLING_ROLES = (Role.COLLECTOR, Role.SUPERVISOR)
+CLOSED_STATUSES = (CaseStatus.PAID, CaseStatus.CLOSED)
 
 
 def demo_recording(language: str) -> tuple[Path, str]:
@@ -33,41 +36,23 @@ def demo_recording(language: str) -> tuple[Path, str]:
 def call_page_context(
     *, session: Session, case: Case, call: Call | None, user: User
 ) -> dict[str, Any]:
+    """The call view: a past or live call, or (``call=None``) the case before a call."""
     segments = case_service.list_segments(session=session, call_id=call.id) if call else []
     flags = qa_service.list_flags_for_call(session=session, call_id=call.id) if call else []
-    by_segment = {s.id: s for s in segments}
+    text_of = {s.id: s.text for s in segments}
+    latest = case_service.latest_call_for_case(session=session, case_id=case.id)
     return {
         "user": user,
         "case": case,
         "call": call,
         "dpd": case.days_past_due(),
         "bucket": case.bucket(),
-        "broken_promises": sum(p.status == PromiseStatus.BROKEN for p in case.promises),
-        "closed": case.status in (CaseStatus.PAID, CaseStatus.CLOSED),
-        "segments": [
-            {
-                "id": s.id,
-                "channel": s.channel,
-                "speaker": s.speaker,
-                "start": s.start,
-                "end": s.end,
-                "text": s.text,
-            }
-            for s in segments
-        ],
+        "can_call": user.role in CALLING_ROLES and case.status not in CLOSED_STATUSES,
+        "live_call_id": latest.id if latest and latest.status == CallStatus.LIVE else None,
+        "segments": [segment_view(s) for s in segments],
         "partials": {},
         "suggestions": [],
-        "warnings": [
-            {
-                "category": f.category,
-                "severity": f.severity,
-                "rule": f.rule_key,
-                "evidence": f.evidence,
-                "text": by_segment[f.segment_id].text if f.segment_id in by_segment else f.evidence,
-                "start": f.stream_start,
-            }
-            for f in flags
-        ],
+        "warnings": [warning_view(f, text_of.get(f.segment_id, f.evidence)) for f in flags],
         "checklist": {},
         "call_status": call.status.value if call else None,
         "call_error": None,
@@ -89,7 +74,7 @@ def transcriber(app: FastAPI) -> Transcriber:
     """The in-process transcription service, or the remote one when configured."""
     settings: Settings = app.state.settings
     if settings.transcription_url:
-        return RemoteTranscriber(settings.transcription_url)
+        return RemoteTranscriber(settings.transcription_url, token=settings.transcription_token)
     service: TranscriptionService = app.state.transcription
     return service
 
@@ -99,6 +84,16 @@ async def start_simulated_call(app: FastAPI, *, case_id: int, user_id: int) -> i
     settings: Settings = app.state.settings
     factory: sessionmaker[Session] = app.state.session_factory
     hub: LiveCallHub = app.state.live_calls
+    context, recording = await asyncio.to_thread(_record_simulated_call, factory, case_id, user_id)
+    live = LiveCall(context, factory)
+    source = transcriber(app)
+    hub.start(live, lambda c: c.run_simulated(recording, source, settings.simulation_speed))
+    return context.call_id
+
+
+def _record_simulated_call(
+    factory: sessionmaker[Session], case_id: int, user_id: int
+) -> tuple[CallContext, Path]:
     with transaction(factory) as session:
         case = case_service.get_case_or_raise(session=session, case_id=case_id)
         user = case_service.get_user(session=session, user_id=user_id)
@@ -118,7 +113,4 @@ async def start_simulated_call(app: FastAPI, *, case_id: int, user_id: int) -> i
             agent_name=user.display_name.split()[0] if user else "",
             hotwords=[case.debtor.name, case.creditor],
         )
-    live = LiveCall(context, factory)
-    source = transcriber(app)
-    hub.start(live, lambda c: c.run_simulated(recording, source, settings.simulation_speed))
-    return context.call_id
+    return context, recording

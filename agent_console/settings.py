@@ -48,6 +48,10 @@ class Settings(BaseSettings):
         None,
         description="`ws://` base URL of a remote transcription service; unset means in-process.",
     )
+    transcription_token: str | None = Field(
+        None,
+        description="Shared secret for `/v1/stream`: clients must send it as a bearer token; also used when calling a remote service.",
+    )
     max_sessions: int = Field(
         16, description="Concurrent transcription streams; the next one is refused with an error."
     )
@@ -82,7 +86,3 @@ class Settings(BaseSettings):
     @property
     def model_cache_dir(self) -> Path:
         return self.data_dir / "models"
-
-    @property
-    def recordings_dir(self) -> Path:
-        return self.data_dir / "recordings"

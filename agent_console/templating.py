@@ -10,6 +10,7 @@ import jinja2_fragments
 from jinja2_fragments.fastapi import Jinja2Blocks
 
 from case_store.crypto import mask
+from scripts_library.render import format_money
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -17,9 +18,8 @@ templates = Jinja2Blocks(directory=str(TEMPLATES_DIR))
 
 
 def money(value: Decimal | float | int, currency: str = "USD") -> str:
-    symbol = {"USD": "$", "CNY": "¥", "EUR": "€", "GBP": "£"}.get(currency, "")
-    text = f"{Decimal(value):,.2f}"
-    return f"{symbol}{text}" if symbol else f"{text} {currency}"
+    """Amounts in the console read exactly as they do in rendered scripts."""
+    return format_money(Decimal(value), currency, "en")
 
 
 def timestamp(seconds: float) -> str:

@@ -14,6 +14,7 @@ from agent_console.dependencies import (
     CurrentUser,
     DbSession,
     csrf_token,
+    require_role,
     valid_call,
     valid_case,
     verify_csrf,
@@ -85,7 +86,10 @@ def case_view(
     )
 
 
-@router.post("/cases/{case_id}/calls/simulate", dependencies=[Depends(verify_csrf)])
+@router.post(
+    "/cases/{case_id}/calls/simulate",
+    dependencies=[Depends(verify_csrf), Depends(require_role(*calls.CALLING_ROLES))],
+)
 async def simulate_call(
     request: Request, user: CurrentUser, case: Annotated[Case, Depends(valid_case)]
 ) -> Response:
@@ -188,6 +192,8 @@ def _fragment(update: ConsoleUpdate, live: LiveCall) -> str:
             return render_fragment(CALL_TEMPLATE, "warnings", warnings=state.warnings, oob=True)
         case "checklist":
             return render_fragment(CALL_TEMPLATE, "checklist", checklist=state.checklist, oob=True)
+        case "resync":
+            return _snapshot(live)
         case "status":
             return render_fragment(
                 CALL_TEMPLATE, "call_status", call_status=state.status, call_error=state.error

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -15,7 +14,6 @@ from case_store.models import (
     Call,
     CallStatus,
     Case,
-    CaseEvent,
     Role,
     TranscriptSegment,
     User,
@@ -122,15 +120,6 @@ def list_worklist(*, session: Session, user: User) -> Sequence[Case]:
     # Cases with no follow-up time go last; within a time, the larger balance first.
     stmt = stmt.order_by(Case.next_follow_up.is_(None), Case.next_follow_up, Case.balance.desc())
     return session.scalars(stmt).unique().all()
-
-
-def add_case_event(
-    *, session: Session, case_id: int, kind: str, summary: str, at: datetime | None = None
-) -> CaseEvent:
-    event = CaseEvent(case_id=case_id, kind=kind, summary=summary, at=at or utcnow())
-    session.add(event)
-    session.flush()
-    return event
 
 
 # --- calls and transcripts -------------------------------------------------------------

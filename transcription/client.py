@@ -51,10 +51,10 @@ class RemoteSession:
 
     @classmethod
     def connect(
-        cls, base_url: str, params: StreamParams
+        cls, base_url: str, params: StreamParams, *, token: str | None = None
     ) -> AbstractAsyncContextManager[RemoteSession]:
         """``async with RemoteSession.connect("ws://host:8000", params) as session: ...``"""
-        return RemoteTranscriber(base_url).session(params)
+        return RemoteTranscriber(base_url, token=token).session(params)
 
     async def feed(self, data: bytes) -> list[Message]:
         """Send one audio frame; returns the events that have arrived since the last call."""
@@ -84,9 +84,13 @@ class RemoteSession:
                 await self._ws.send(context)
             await self._ws.send(frame)
         except ConnectionClosed:
-            await self._reader  # the server closed: surface its error event if it sent one
-            self._take()
-            raise
+            # The server closed. Finals it sent before are still handed out by _take();
+            # the error (its own, or the broken link) is raised once they are.
+            await self._reader
+            if self._error is None:
+                self._error = ProtocolError(
+                    "connection_closed", "the transcription service closed the stream"
+                )
 
     async def _read(self) -> None:
         with contextlib.suppress(ConnectionClosed):
@@ -98,23 +102,31 @@ class RemoteSession:
                     self._events.append(event)
 
     def _take(self) -> list[Message]:
+        """Events received so far; an error is raised only once every earlier event is out."""
+        if self._events:
+            events, self._events = self._events, []
+            return events
         if self._error is not None:
             raise self._error
-        events, self._events = self._events, []
-        return events
+        return []
 
 
 class RemoteTranscriber:
     """Opens sessions on ``ws://host:port`` like ``TranscriptionService.session`` does."""
 
-    def __init__(self, base_url: str, *, open_timeout: float = 10.0) -> None:
+    def __init__(
+        self, base_url: str, *, token: str | None = None, open_timeout: float = 10.0
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.open_timeout = open_timeout
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
 
     @asynccontextmanager
     async def session(self, params: StreamParams) -> AsyncIterator[RemoteSession]:
         url = f"{self.base_url}/v1/stream?{urlencode(params.to_query())}"
-        async with connect(url, open_timeout=self.open_timeout) as connection:
+        async with connect(
+            url, open_timeout=self.open_timeout, additional_headers=self._headers
+        ) as connection:
             first = json.loads(await connection.recv())
             if first.get("type") != "ready":
                 raise protocol_error(first)

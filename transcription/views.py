@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
@@ -35,7 +37,13 @@ POLICY_VIOLATION = 1008
 INTERNAL_ERROR = 1011
 TRY_AGAIN_LATER = 1013
 
+
+class AccessError(ProtocolError):
+    """The client may not use this service."""
+
+
 CLOSE_CODES: dict[type[ProtocolError], int] = {
+    AccessError: POLICY_VIOLATION,
     ParamError: POLICY_VIOLATION,
     SessionLimitError: TRY_AGAIN_LATER,
     AudioFormatError: INVALID_PAYLOAD,
@@ -49,6 +57,7 @@ async def stream(websocket: WebSocket) -> None:
     service: TranscriptionService = websocket.app.state.transcription
     await websocket.accept()
     try:
+        _check_access(websocket)
         params = parse_stream_params(websocket.query_params)
         async with service.session(params) as live:
             await websocket.send_json({"type": "ready", "session_id": live.session_id})
@@ -60,6 +69,30 @@ async def stream(websocket: WebSocket) -> None:
     except Exception:
         logger.exception("transcription stream failed")
         await _fail(websocket, "internal_error", "internal server error", INTERNAL_ERROR)
+
+
+def _check_access(websocket: WebSocket) -> None:
+    """Refuse browser pages of other sites, and anyone without the token when one is set.
+
+    Browsers let any page open a WebSocket to 127.0.0.1, so a foreign ``Origin`` is
+    refused outright; servers and telephony send no ``Origin``. When the app is given a
+    token (``PARLEY_TRANSCRIPTION_TOKEN``) clients must present it as a bearer token or
+    a ``token`` query parameter.
+    """
+    origin = websocket.headers.get("origin")
+    if origin and urlsplit(origin).netloc != websocket.headers.get("host"):
+        raise AccessError("forbidden_origin", "cross-site WebSocket connections are refused")
+    expected: str | None = getattr(websocket.app.state, "transcription_token", None)
+    if not expected:
+        return
+    header = websocket.headers.get("authorization", "")
+    sent = (
+        header.removeprefix("Bearer ").strip()
+        if header.startswith("Bearer ")
+        else websocket.query_params.get("token", "")
+    )
+    if not secrets.compare_digest(sent.encode(), expected.encode()):
+        raise AccessError("unauthorized", "a valid transcription token is required")
 
 
 async def _relay(websocket: WebSocket, live: LiveSession) -> None:

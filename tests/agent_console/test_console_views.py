@@ -133,3 +133,14 @@ def test_starting_a_call_needs_the_csrf_token(app_client: TestClient) -> None:
 def test_static_htmx_is_served_locally(app_client: TestClient) -> None:
     assert app_client.get("/static/vendor/htmx-2.0.11.min.js").status_code == 200
     assert app_client.get("/static/vendor/htmx-ext-ws-2.0.4.min.js").status_code == 200
+
+
+def test_qa_reviewers_cannot_start_calls(app_client: TestClient) -> None:
+    sign_in(app_client, "quinn")
+    case_id = case_ids(app_client.get("/worklist").text)["NW-100231"]
+    page = app_client.get(f"/cases/{case_id}").text
+    assert 'data-testid="simulate-call"' not in page
+    response = app_client.post(
+        f"/cases/{case_id}/calls/simulate", headers={"X-CSRF-Token": csrf_of(page)}
+    )
+    assert response.status_code == 403

@@ -8,7 +8,7 @@ from pathlib import Path
 from transcription.audio import AudioFormatError
 from transcription.schemas import MessageError, ParamError, StreamParams
 from transcription.service import SessionLimitError
-from transcription.views import CLOSE_CODES, INTERNAL_ERROR
+from transcription.views import CLOSE_CODES, INTERNAL_ERROR, AccessError
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "streaming-protocol.md"
 
@@ -28,6 +28,8 @@ def test_every_error_code_is_documented_with_its_close_code() -> None:
         "invalid_frame": CLOSE_CODES[AudioFormatError],
         "invalid_message": CLOSE_CODES[MessageError],
         "internal_error": INTERNAL_ERROR,
+        "forbidden_origin": CLOSE_CODES[AccessError],
+        "unauthorized": CLOSE_CODES[AccessError],
     }
     assert documented_errors() == expected
 
