@@ -159,6 +159,7 @@ def _snapshot(live: LiveCall) -> str:
                 "transcript",
                 segments=state.segments,
                 partials=state.partials,
+                call=True,
                 oob=True,
             ),
             render_fragment(CALL_TEMPLATE, "suggestions", suggestions=state.suggestions, oob=True),

@@ -114,6 +114,10 @@ def test_collector_cannot_watch_another_collectors_call(app_client: TestClient) 
     )
     call_url = started.headers["location"]
     assert app_client.get(call_url).status_code == 200
+    with app_client.websocket_connect(f"{call_url}/live") as ws:
+        snapshot = ws.receive_text()
+    assert 'id="transcript"' in snapshot and 'id="warning-banner"' in snapshot
+    assert "Press “Simulate call”" not in snapshot, "a live call does not invite starting one"
     sign_in(app_client, "bob")
     assert app_client.get(call_url).status_code == 404
     with (
