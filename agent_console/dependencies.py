@@ -88,8 +88,7 @@ def valid_case(case_id: int, user: CurrentUser, db: DbSession) -> Case:
 
 
 def valid_call(call_id: int, user: CurrentUser, db: DbSession) -> Call:
-    call = case_service.get_call(session=db, call_id=call_id)
-    case = case_service.get_case(session=db, case_id=call.case_id) if call else None
-    if call is None or case is None or not case_service.can_access_case(user, case):
+    call = case_service.get_call_for_user(session=db, user=user, call_id=call_id)
+    if call is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Call not found.")
     return call

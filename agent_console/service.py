@@ -65,9 +65,11 @@ def may_watch(factory: sessionmaker[Session], user_id: Any, call_id: int) -> boo
         return False
     with factory() as session:
         user = case_service.get_user(session=session, user_id=int(user_id))
-        call = case_service.get_call(session=session, call_id=call_id)
-        case = case_service.get_case(session=session, case_id=call.case_id) if call else None
-        return bool(user and user.active and case and case_service.can_access_case(user, case))
+        if user is None or not user.active:
+            return False
+        return (
+            case_service.get_call_for_user(session=session, user=user, call_id=call_id) is not None
+        )
 
 
 def transcriber(app: FastAPI) -> Transcriber:

@@ -158,6 +158,13 @@ def get_call_or_raise(*, session: Session, call_id: int) -> Call:
     return call
 
 
+def get_call_for_user(*, session: Session, user: User, call_id: int) -> Call | None:
+    """The call, if it exists and its case is one this user may see (pages and WebSockets)."""
+    call = get_call(session=session, call_id=call_id)
+    case = get_case(session=session, case_id=call.case_id) if call else None
+    return call if case is not None and can_access_case(user, case) else None
+
+
 def end_call(*, session: Session, call_id: int, status: CallStatus = CallStatus.COMPLETED) -> Call:
     call = get_call_or_raise(session=session, call_id=call_id)
     call.status = status
