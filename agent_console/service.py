@@ -40,7 +40,8 @@ def call_page_context(
     segments = case_service.list_segments(session=session, call_id=call.id) if call else []
     flags = qa_service.list_flags_for_call(session=session, call_id=call.id) if call else []
     text_of = {s.id: s.text for s in segments}
-    latest = case_service.latest_call_for_case(session=session, case_id=case.id)
+    # Only the case page (no call yet) needs to know whether a call is live right now.
+    latest = None if call else case_service.latest_call_for_case(session=session, case_id=case.id)
     return {
         "user": user,
         "case": case,
