@@ -254,6 +254,14 @@ class TranscriptionService:
         finally:
             self._active -= 1
 
+    async def run_offline(self, call: Callable[[], T]) -> T:
+        """Run whole-file work (``call`` may use :meth:`backend`) on the inference worker.
+
+        Offline requests share the cores with live calls, so they go through the same
+        worker instead of a thread of their own.
+        """
+        return await self._run(call)
+
     def overloaded(self) -> bool:
         """More work queued than the worker is doing: partials wait, finals keep flowing."""
         return self._backlog >= OVERLOAD_BACKLOG
