@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from tx_fakes import FakeBackend
 
 from transcription.service import ModelPool, TranscriptionService, load_backend
-from transcription.views import router
+from transcription.routes import router
 
 
 def make_app(service: TranscriptionService) -> FastAPI:
