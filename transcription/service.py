@@ -26,6 +26,7 @@ import numpy as np
 
 from transcription import model_store
 from transcription.audio import AudioDecoder
+from transcription.metrics import ServiceMetrics
 from transcription.schemas import (
     ParamError,
     ProtocolError,
@@ -201,6 +202,8 @@ class TranscriptionService:
         self.default_language = default_language
         self._backend_for = backend_for
         self._policy = policy or StreamPolicy()
+        self.metrics = ServiceMetrics()
+        self.ready = False
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parley-asr")
         self._active = 0
         self._backlog = 0
@@ -234,6 +237,7 @@ class TranscriptionService:
         """Load the model (and the VAD) before the first caller waits for it."""
         backend = await self._run(partial(self._backend_for, language))
         await self._run(partial(backend.speech_spans, np.zeros(SAMPLE_RATE, dtype=np.float32)))
+        self.ready = True
 
     @asynccontextmanager
     async def session(self, params: StreamParams) -> AsyncIterator[LiveSession]:
