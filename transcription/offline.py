@@ -2,16 +2,19 @@
 
 The backend transcribes the recording in one pass (faster-whisper's VAD filter skips
 silence, its 30 s windows give sentence-sized segments); this module only renders. It
-accepts any object with ``transcribe_long``, so formats are tested without a model.
+accepts any object with ``transcribe_long``, so formats are tested without a model. It
+also does not import the backend at module level, so the HTTP routes that render through
+it (``openai_api``) load faster-whisper only when a request needs it.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol, get_args, runtime_checkable
 
-from transcription.backend import decode_audio_file
 from transcription.streaming import FloatArray, Segment, Word
 
 if TYPE_CHECKING:
@@ -21,10 +24,35 @@ Format = Literal["text", "json", "srt", "vtt"]
 FORMATS: tuple[str, ...] = get_args(Format)
 
 
+@dataclass(frozen=True, slots=True)
+class LongTranscript:
+    """A whole recording's segments plus what Whisper learnt about it on the way.
+
+    ``language`` is the one given or, when transcription was automatic, the one Whisper
+    detected; ``duration`` is the length of the audio in seconds, silence included.
+    Callers that report on a file (OpenAI's ``verbose_json``) need both, and only the
+    backend knows them.
+    """
+
+    segments: tuple[Segment, ...]
+    language: str
+    duration: float
+
+    @property
+    def text(self) -> str:
+        """All segments as one string (Whisper's leading spaces separate English words)."""
+        return "".join(s.text for s in self.segments).strip()
+
+
 @runtime_checkable
 class FileBackend(Protocol):
-    def transcribe_long(self, audio: FloatArray, *, language: str | None) -> list[Segment]:
-        """Segments of 16 kHz mono audio, times from the start of the recording."""
+    def transcribe_long(
+        self, audio: FloatArray, *, language: str | None, prompt: str | None = None
+    ) -> LongTranscript:
+        """Segments of 16 kHz mono audio, times from the start of the recording.
+
+        ``prompt`` is Whisper's initial prompt: spellings and style for the first window.
+        """
         ...
 
 
@@ -41,22 +69,28 @@ def transcribe_file(
     Pass a ``backend``, or a ``service`` whose model for ``language`` is used (the CLI's
     way: the same model choice as live calls).
     """
+    from transcription.backend import decode_audio_file
+
     if backend is None:
         if service is None:
             raise TypeError("transcribe_file() needs a backend or a service")
-        backend = _file_backend(service, language)
-    segments = backend.transcribe_long(decode_audio_file(path), language=language)
-    return render(segments, fmt)
+        backend = file_backend(service, language)
+    transcript = backend.transcribe_long(decode_audio_file(path), language=language)
+    return render(transcript.segments, fmt)
 
 
-def _file_backend(service: TranscriptionService, language: str | None) -> FileBackend:
+def file_backend(service: TranscriptionService, language: str | None) -> FileBackend:
+    """The service's model for ``language``, checked to handle whole files.
+
+    Loads the model on first use: call it on the inference worker, not the event loop.
+    """
     backend = service.backend(language)
     if not isinstance(backend, FileBackend):
         raise TypeError(f"{type(backend).__name__} cannot transcribe whole files")
     return backend
 
 
-def render(segments: list[Segment], fmt: Format) -> str:
+def render(segments: Sequence[Segment], fmt: Format) -> str:
     """One line per segment (text), JSON with word times, or numbered/timed cues."""
     if fmt == "json":
         data = {"segments": [_segment_json(s) for s in segments]}

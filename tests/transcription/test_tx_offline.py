@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+from tx_fakes import FakeBackend
 
-from transcription.backend import FasterWhisperBackend
+from transcription.backend import ZH_PROMPT, FasterWhisperBackend, decode_audio_file
+from transcription.model_store import ModelPool
 from transcription.offline import (
+    LongTranscript,
     render,
     timestamp,
     transcribe_file,
 )
-from transcription.service import ModelPool, TranscriptionService
-from transcription.streaming import Segment, Word
+from transcription.service import TranscriptionService
+from transcription.streaming import Backend, Segment, Word
 
 SEGMENTS = [
     Segment(
@@ -23,6 +27,10 @@ SEGMENTS = [
     ),
     Segment(3661.0, 3662.5, " 你好", (Word("你好", 3661.0, 3662.5, 0.7),)),
 ]
+
+
+def transcript(*segments: Segment) -> LongTranscript:
+    return LongTranscript(segments, "en", 3662.5)
 
 
 def test_timestamps_for_srt_and_vtt() -> None:
@@ -54,13 +62,19 @@ def test_text_and_json() -> None:
     }
 
 
+def test_a_transcript_reads_as_one_text() -> None:
+    assert transcript(*SEGMENTS).text == "Hello there. 你好"
+
+
 def test_a_file_is_decoded_and_rendered(shared_audio: Path) -> None:
     class Recorder:
         seconds = 0.0
 
-        def transcribe_long(self, audio: np.ndarray, *, language: str | None) -> list[Segment]:
+        def transcribe_long(
+            self, audio: np.ndarray, *, language: str | None, prompt: str | None = None
+        ) -> LongTranscript:
             self.seconds = len(audio) / 16_000
-            return SEGMENTS[:1]
+            return transcript(SEGMENTS[0])
 
     backend = Recorder()
     out = transcribe_file(shared_audio / "deepspeech_LDC93S1_8k.wav", fmt="text", backend=backend)
@@ -69,26 +83,55 @@ def test_a_file_is_decoded_and_rendered(shared_audio: Path) -> None:
 
 
 @pytest.mark.model
-def test_a_flac_file_becomes_subtitles(tx_pool: ModelPool, shared_audio: Path) -> None:
+def test_a_flac_file_becomes_subtitles(tx_pool: ModelPool[Backend], shared_audio: Path) -> None:
     tiny = tx_pool("en")
     assert isinstance(tiny, FasterWhisperBackend)
-    srt = transcribe_file(
-        shared_audio / "fw_jfk.flac", language="en", fmt="srt", backend=tx_pool("en")
-    )
+    srt = transcribe_file(shared_audio / "fw_jfk.flac", language="en", fmt="srt", backend=tiny)
     assert srt.startswith("1\n00:00:0")
     assert "ask not what your country can do for you" in srt.lower()
 
 
+@pytest.mark.model
+def test_a_long_transcript_reports_language_and_duration(
+    tx_pool: ModelPool[Backend], shared_audio: Path
+) -> None:
+    tiny = tx_pool("en")
+    assert isinstance(tiny, FasterWhisperBackend)
+    result = tiny.transcribe_long(decode_audio_file(shared_audio / "fw_jfk.flac"), language="en")
+    assert result.language == "en"
+    assert result.duration == pytest.approx(11.0, abs=0.01)
+    assert "ask not what your country" in result.text.lower()
+
+
+@pytest.mark.model
+def test_the_prompt_reaches_whisper_and_chinese_gets_its_hint_by_default(
+    tx_pool: ModelPool[Backend], shared_audio: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tiny = tx_pool("en")
+    assert isinstance(tiny, FasterWhisperBackend)
+    real = tiny._whisper.transcribe
+    prompts: list[str | None] = []
+
+    def spy(audio: np.ndarray, **options: Any) -> Any:
+        prompts.append(options["initial_prompt"])
+        return real(audio, **options)
+
+    monkeypatch.setattr(tiny._whisper, "transcribe", spy)
+    audio = decode_audio_file(shared_audio / "fsdd_7_jackson_0.wav")
+    tiny.transcribe_long(audio, language="en", prompt="Seven, eight, nine.")
+    tiny.transcribe_long(audio, language="en")
+    tiny.transcribe_long(audio, language="zh")
+    assert prompts == ["Seven, eight, nine.", None, ZH_PROMPT]
+
+
 def test_a_service_lends_its_model_for_the_language(shared_audio: Path) -> None:
-    class Whole:
-        def transcribe_long(self, audio: np.ndarray, *, language: str | None) -> list[Segment]:
-            return SEGMENTS[1:]
+    class Whole(FakeBackend):
+        """A live backend (the fake keeps up with that protocol) that also takes files."""
 
-        def transcribe(self, *args: object, **kwargs: object) -> list[Segment]:
-            raise AssertionError("live path not used offline")
-
-        def speech_spans(self, audio: np.ndarray) -> list[tuple[float, float]]:
-            raise AssertionError("live path not used offline")
+        def transcribe_long(
+            self, audio: np.ndarray, *, language: str | None, prompt: str | None = None
+        ) -> LongTranscript:
+            return transcript(*SEGMENTS[1:])
 
     asked: list[str | None] = []
 
