@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,6 +21,7 @@ from case_store import crypto
 from case_store import service as case_service
 from case_store.database import make_engine, make_session_factory, transaction
 from case_store.schema import upgrade
+from transcription import ops
 from transcription import routes as transcription_routes
 from transcription.service import TranscriptionService
 
@@ -50,22 +52,23 @@ def create_app(
             from agent_console import demo_data
 
             demo_data.load(app.state.session_factory)
-        app.state.transcription = transcription or TranscriptionService.from_settings(settings)
-        if transcription is None and not settings.transcription_url:
-            # Load the default model now, not on the worker thread the first live call shares.
-            await app.state.transcription.warm_up("en")
+        service = transcription or TranscriptionService.from_settings(settings)
+        app.state.transcription = service
         app.state.live_calls = LiveCallHub()
-        try:
-            yield
-        finally:
-            await app.state.live_calls.shutdown()
+        async with contextlib.AsyncExitStack() as stack:  # undone last to first on shutdown
+            stack.callback(engine.dispose)
             if transcription is None:
-                app.state.transcription.close()
-            engine.dispose()
+                stack.callback(service.close)
+                if not settings.transcription_url:
+                    # Load the model before the first call needs it, while /ready says 503.
+                    await stack.enter_async_context(ops.warming(app, service))
+            stack.push_async_callback(app.state.live_calls.shutdown)
+            yield
 
     app = FastAPI(title="Parley", lifespan=lifespan, docs_url="/api/docs", redoc_url=None)
     app.state.settings = settings
     app.state.transcription_token = settings.transcription_token
+    app.state.transcription_url = settings.transcription_url
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.resolved_secret_key,
@@ -82,9 +85,5 @@ def create_app(
         if request.headers.get("HX-Request") == "true":
             return Response(status_code=401, headers={"HX-Redirect": "/login"})
         return RedirectResponse("/login", status_code=303)
-
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
 
     return app

@@ -1,12 +1,19 @@
-"""The ``parley`` command: serve the app, manage the database, load demo data, transcribe files."""
+"""The ``parley`` command: serve the app or the transcription service alone, manage the
+database, load demo data, transcribe files."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from agent_console.settings import Settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def _engine_and_factory(settings: Settings):  # type: ignore[no-untyped-def]
@@ -21,9 +28,14 @@ def _engine_and_factory(settings: Settings):  # type: ignore[no-untyped-def]
     return engine, make_session_factory(engine)
 
 
-def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+def _run_server(app: FastAPI, host: str, port: int) -> None:
+    """uvicorn as every ``serve`` command runs it; pings keep idle call streams alive."""
     import uvicorn
 
+    uvicorn.run(app, host=host, port=port, log_level="info", ws_ping_interval=20)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from agent_console import demo_data
     from agent_console.app import create_app
 
@@ -41,7 +53,21 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             flush=True,
         )
     settings = settings.model_copy(update={"demo": False})
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", ws_ping_interval=20)
+    _run_server(create_app(settings), host, port)
+    return 0
+
+
+def cmd_transcription_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from transcription.app import create_app
+
+    host, port = args.host or settings.host, args.port or settings.port
+    if host not in LOOPBACK and not settings.transcription_token:
+        print(
+            f"parley transcription serve: listening on {host} without PARLEY_TRANSCRIPTION_TOKEN;"
+            " anyone who can reach the port can stream audio to it",
+            file=sys.stderr,
+        )
+    _run_server(create_app(settings), host, port)
     return 0
 
 
@@ -108,6 +134,27 @@ def build_parser() -> argparse.ArgumentParser:
     demo_sub.add_parser(
         "load", help="load demo users, cases, scripts and QA rules (idempotent)"
     ).set_defaults(func=cmd_demo_load)
+
+    transcription = sub.add_parser("transcription", help="the transcription service on its own")
+    tx_sub = transcription.add_subparsers(
+        dest="transcription_command", required=True, metavar="ACTION"
+    )
+    tx_serve = tx_sub.add_parser(
+        "serve",
+        help="run only the transcription service (no database, no console), e.g. on a GPU box; "
+        "consoles use it through PARLEY_TRANSCRIPTION_URL",
+        description="Serve /v1/stream, /health, /ready and /metrics with the models of "
+        "PARLEY_MODELS on PARLEY_DEVICE (auto: CUDA when present). Run it on a GPU box and "
+        "point consoles at it with PARLEY_TRANSCRIPTION_URL=ws://HOST:PORT; set "
+        "PARLEY_TRANSCRIPTION_TOKEN on both sides when it listens beyond localhost.",
+    )
+    tx_serve.add_argument(
+        "--host", help="interface to bind, e.g. 0.0.0.0 (default: PARLEY_HOST or 127.0.0.1)"
+    )
+    tx_serve.add_argument(
+        "--port", type=int, help="port to listen on (default: PARLEY_PORT or 8000)"
+    )
+    tx_serve.set_defaults(func=cmd_transcription_serve)
 
     tr = sub.add_parser("transcribe", help="transcribe an audio file with the local Whisper model")
     tr.add_argument("file", help="audio file (wav, flac, mp3, ...)")

@@ -6,13 +6,16 @@ checked against (``tests/test_settings.py`` fails when a field is undocumented).
 
 from __future__ import annotations
 
+import json
 import secrets
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from transcription import model_store
 
 
 class Settings(BaseSettings):
@@ -27,9 +30,13 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default is a SQLite file in the data folder."
     )
+    models: dict[str, str] = Field(
+        default_factory=lambda: dict(model_store.DEFAULT_MODELS),
+        description='Whisper model per language (JSON object); `"*"` serves automatic detection and every other language.',
+    )
     model: str = Field(
         "tiny.en",
-        description="Whisper model: `tiny.en`, `base` (both bundled), or any faster-whisper model name or path.",
+        description="Older single-model setting; set alone it stands for a `PARLEY_MODELS` map (see the README).",
     )
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="Where inference runs; `auto` picks CUDA when present."
@@ -62,6 +69,29 @@ class Settings(BaseSettings):
     simulation_speed: float = Field(
         1.0, description="Pace of simulated calls relative to real time (1.0 = real time)."
     )
+
+    @field_validator("models")
+    @classmethod
+    def _check_models(cls, models: dict[str, str]) -> dict[str, str]:
+        return model_store.check_model_map(models)
+
+    @model_validator(mode="after")
+    def _model_stands_for_a_map(self) -> Settings:
+        """Keep a lone ``PARLEY_MODEL`` meaning what it did, so ``models`` is the one to read.
+
+        Both set and disagreeing is refused: silently ignoring one of them would run a
+        model nobody chose.
+        """
+        if "model" in self.model_fields_set:
+            legacy = model_store.legacy_model_map(self.model)
+            if "models" in self.model_fields_set and self.models != legacy:
+                raise ValueError(
+                    f"PARLEY_MODEL={self.model} means PARLEY_MODELS={json.dumps(legacy)}, "
+                    f"which contradicts PARLEY_MODELS={json.dumps(self.models)}; "
+                    "unset PARLEY_MODEL"
+                )
+            self.models = legacy
+        return self
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from agent_console.settings import Settings
-from transcription import routes
+from transcription import ops, routes
 from transcription.service import TranscriptionService
 
 
@@ -24,14 +24,16 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.transcription = transcription or TranscriptionService.from_settings(settings)
-        if transcription is None:
-            await app.state.transcription.warm_up("en")
-        try:
+        if transcription is not None:
+            app.state.transcription = transcription
             yield
+            return
+        app.state.transcription = service = TranscriptionService.from_settings(settings)
+        try:
+            async with ops.warming(app, service):
+                yield
         finally:
-            if transcription is None:
-                app.state.transcription.close()
+            service.close()
 
     app = FastAPI(title="Parley transcription", lifespan=lifespan, docs_url="/api/docs")
     app.state.settings = settings

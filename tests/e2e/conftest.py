@@ -1,4 +1,8 @@
-"""A real Parley server in a subprocess (uvicorn, SQLite file, bundled model, demo data)."""
+"""A real Parley server in a subprocess (uvicorn, SQLite file, bundled model, demo data).
+
+``Server`` runs any ``parley`` serving command (``args``); the ``server`` fixture is the
+console with demo data, waited for until its model is loaded.
+"""
 
 from __future__ import annotations
 
@@ -31,39 +35,40 @@ class Server:
     url: str
     data_dir: Path
     port: int
+    args: tuple[str, ...] = ("serve", "--demo")
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         env = {**os.environ, "PARLEY_DATA_DIR": str(self.data_dir), "PYTHONUNBUFFERED": "1"}
-        command = [
-            sys.executable,
-            "-m",
-            "agent_console.cli",
-            "serve",
-            "--demo",
-            "--port",
-            str(self.port),
-        ]
+        command = [sys.executable, "-m", "agent_console.cli", *self.args, "--port", str(self.port)]
         with (self.data_dir / "server.log").open("ab") as log:  # the child keeps its own descriptor
             self.process = subprocess.Popen(
                 command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
             )
         self._wait_until_up()
 
-    def _wait_until_up(self, timeout: float = 120.0) -> None:
-        """Poll the health endpoint; never a fixed sleep."""
+    def _wait_until_up(self) -> None:
+        """Until ``/health`` answers: the process serves HTTP (its model may still load)."""
+        self._poll("/health", "did not start")
+
+    def wait_until_ready(self) -> None:
+        """Until ``/ready`` answers 200: the model is loaded."""
+        self._poll("/ready", "did not load its model")
+
+    def _poll(self, path: str, failure: str, timeout: float = 120.0) -> None:
+        """Poll until ``path`` answers 200; never a fixed sleep."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.process is not None
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self.log()}")
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200:
+                if httpx.get(f"{self.url}{path}", timeout=1.0).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-        raise TimeoutError(f"server did not start:\n{self.log()}")
+        raise TimeoutError(f"server {failure}:\n{self.log()}")
 
     def kill(self) -> None:
         """An abrupt stop (SIGKILL): no shutdown hook runs, as in a crash."""
@@ -89,9 +94,12 @@ def server(tmp_path: Path) -> Iterator[Server]:
     port = free_port()
     srv = Server(url=f"http://127.0.0.1:{port}", data_dir=tmp_path / "data", port=port)
     srv.data_dir.mkdir()
-    srv.start()
-    yield srv
-    srv.stop()
+    try:
+        srv.start()
+        srv.wait_until_ready()
+        yield srv
+    finally:
+        srv.stop()
 
 
 @pytest.fixture

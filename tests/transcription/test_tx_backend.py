@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctranslate2
 import pytest
 
 from transcription.backend import is_hallucination, pick_device
@@ -41,4 +42,13 @@ def test_short_courtesies_are_dropped_only_when_the_model_doubts_speech() -> Non
 def test_cpu_gets_int8_and_cuda_float16() -> None:
     assert pick_device("cpu") == ("cpu", "int8")
     assert pick_device("cuda") == ("cuda", "float16")
-    assert pick_device("auto")[1] in ("int8", "float16")
+
+
+@pytest.mark.parametrize(
+    ("gpus", "choice"), [(0, ("cpu", "int8")), (1, ("cuda", "float16")), (4, ("cuda", "float16"))]
+)
+def test_auto_uses_a_gpu_when_ctranslate2_sees_one(
+    monkeypatch: pytest.MonkeyPatch, gpus: int, choice: tuple[str, str]
+) -> None:
+    monkeypatch.setattr(ctranslate2, "get_cuda_device_count", lambda: gpus)
+    assert pick_device("auto") == choice
