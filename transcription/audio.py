@@ -80,19 +80,59 @@ class Resampler:
         return self(np.zeros((0, self._channels), dtype=np.float32), last=True)
 
 
+MAX_FRAME_SECONDS = 5.0
+"""Longest audio one binary frame may carry; live clients send 20-250 ms."""
+CONTAINER_MAGIC = {
+    b"RIFF": "WAV",
+    b"OggS": "Ogg",
+    b"fLaC": "FLAC",
+    b"ID3": "MP3",
+    b'{"type"': "JSON message",
+}
+"""Starts of files that are not raw samples, so a client sending one hears why."""
+
+
+class FrameTooLargeError(AudioFormatError):
+    """A frame longer than :data:`MAX_FRAME_SECONDS` of audio."""
+
+
 class AudioDecoder:
     """Bytes as announced by :class:`StreamParams` to one 16 kHz array per channel."""
 
     def __init__(self, params: StreamParams) -> None:
         self._params = params
         self._resample = Resampler(params.sample_rate, params.channels)
+        width = BYTES_PER_SAMPLE[params.encoding] * params.channels
+        self.max_frame_bytes = int(MAX_FRAME_SECONDS * params.sample_rate) * width
+        self._first = True
 
     def feed(self, data: bytes) -> list[FloatArray]:
+        """Validate and decode one frame; raises :class:`AudioFormatError` with a code."""
+        if len(data) > self.max_frame_bytes:
+            raise FrameTooLargeError(
+                "frame_too_large",
+                f"a frame of {len(data)} bytes is over the {self.max_frame_bytes}-byte limit "
+                f"({MAX_FRAME_SECONDS:g} s of audio); send 20-250 ms per frame",
+            )
+        if self._first:
+            self._first = False
+            _refuse_containers(data)
         frames = decode(data, encoding=self._params.encoding, channels=self._params.channels)
         return _split(self._resample(frames))
 
     def flush(self) -> list[FloatArray]:
         return _split(self._resample.flush())
+
+
+def _refuse_containers(data: bytes) -> None:
+    """Raw samples cannot be told from noise, but a file header or JSON can."""
+    for magic, kind in CONTAINER_MAGIC.items():
+        if data.startswith(magic):
+            raise AudioFormatError(
+                "not_raw_audio",
+                f"binary frames must carry raw samples; this one starts like a {kind} file "
+                "(strip the header, or send JSON messages as text frames)",
+            )
 
 
 def _split(frames: FloatArray) -> list[FloatArray]:

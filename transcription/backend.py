@@ -17,12 +17,21 @@ from pathlib import Path
 from typing import Any
 
 import ctranslate2
+import numpy as np
 import opencc
 from faster_whisper import WhisperModel, decode_audio
-from faster_whisper.vad import VadOptions, get_speech_timestamps
+from faster_whisper.vad import get_vad_model
 
 from transcription import model_store
-from transcription.streaming import SAMPLE_RATE, FloatArray, Segment, Word
+from transcription.offline import LongTranscript
+from transcription.streaming import (
+    SAMPLE_RATE,
+    VAD_CONTEXT,
+    VAD_FRAME,
+    FloatArray,
+    Segment,
+    Word,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +44,6 @@ HOTWORD_TOKENS = 64
 MAX_NEW_TOKENS = 224
 """Budgets inside Whisper's 448-token context: hints, plus output for ~15 s of speech."""
 
-VAD_OPTIONS = VadOptions(
-    threshold=0.5, min_speech_duration_ms=150, min_silence_duration_ms=100, speech_pad_ms=0
-)
-"""Raw spans: the streaming policy merges pauses and pads audio itself."""
 
 _NEVER_SPOKEN = re.compile(
     r"thanks? (you )?(so much )?for watching|subscribe to (my|our|the) channel|amara\.org"
@@ -130,25 +135,34 @@ class FasterWhisperBackend:
         )
         return self._clean(segments, chinese=(language or info.language) in CHINESE)
 
-    def transcribe_long(self, audio: FloatArray, *, language: str | None) -> list[Segment]:
+    def transcribe_long(
+        self, audio: FloatArray, *, language: str | None, prompt: str | None = None
+    ) -> LongTranscript:
         """A whole recording (``offline``): VAD-filtered, Whisper's own 30 s windows and
-        timestamps, so segments are sentence-sized subtitle cues."""
+        timestamps, so segments are sentence-sized subtitle cues.
+
+        ``prompt`` replaces the Chinese punctuation hint, as in :meth:`transcribe`;
+        faster-whisper keeps its last 223 tokens. The language Whisper settled on and the
+        audio's duration come back with the segments, for callers that report them.
+        """
+        if prompt is None and language == "zh":
+            prompt = ZH_PROMPT
         segments, info = self._whisper.transcribe(
             audio,
             language=language if self.multilingual else "en",
             word_timestamps=True,
             condition_on_previous_text=False,
-            initial_prompt=ZH_PROMPT if language == "zh" else None,
+            initial_prompt=prompt or None,
             vad_filter=True,
         )
-        return self._clean(segments, chinese=(language or info.language) in CHINESE)
+        chinese = info.language in CHINESE
+        return LongTranscript(
+            tuple(self._clean(segments, chinese=chinese)), info.language, float(info.duration)
+        )
 
-    def speech_spans(self, audio: FloatArray) -> list[tuple[float, float]]:
-        """Silero VAD (bundled with faster-whisper) speech regions in seconds."""
-        if not len(audio):
-            return []
-        spans = get_speech_timestamps(audio, VAD_OPTIONS, sampling_rate=SAMPLE_RATE)
-        return [(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in spans]
+    def voice_detector(self) -> SileroDetector:
+        """A fresh Silero VAD state for one channel."""
+        return SileroDetector()
 
     def _clip(self, text: str | None, limit: int, *, keep_end: bool) -> str | None:
         """Keep hints within a token budget so prompt + output fit Whisper's 448 tokens."""
@@ -198,6 +212,33 @@ def is_hallucination(segment: Segment) -> bool:
     normalised = re.sub(r"[\s.,!?。，！？、…]+", " ", text).strip().lower()
     unsure = segment.no_speech_prob > 0.2 or segment.avg_logprob < -0.7
     return normalised in _SUSPECT and unsure
+
+
+class SileroDetector:
+    """Silero VAD (bundled with faster-whisper) over one channel, scored incrementally.
+
+    faster-whisper's ``get_speech_timestamps`` re-scores a whole array on every call; a
+    live channel instead scores only its new frames, carrying the model's recurrent
+    state and each frame's 64-sample left context, which gives exactly the probabilities
+    of scoring the whole stream at once (checked in the tests).
+    """
+
+    def __init__(self) -> None:
+        self._context = np.zeros(VAD_CONTEXT, dtype=np.float32)
+        self._h = np.zeros((1, 1, 128), dtype=np.float32)
+        self._c = np.zeros((1, 1, 128), dtype=np.float32)
+
+    def __call__(self, frames: FloatArray) -> FloatArray:
+        """Speech probability of each 512-sample frame of ``frames``."""
+        if not len(frames):
+            return np.zeros(0, dtype=np.float32)
+        rows = frames.reshape(-1, VAD_FRAME)
+        previous = np.concatenate([self._context[None, :], rows[:-1, -VAD_CONTEXT:]])
+        batch = np.concatenate([previous, rows], axis=1)
+        session = get_vad_model().session
+        probs, self._h, self._c = session.run(None, {"input": batch, "h": self._h, "c": self._c})
+        self._context = rows[-1, -VAD_CONTEXT:].copy()
+        return np.asarray(probs, dtype=np.float32).reshape(-1)
 
 
 def _same(text: str) -> str:

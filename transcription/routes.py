@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from transcription import views
+from transcription import openai_api, ops, twilio, views
 
 router = APIRouter()
 router.include_router(views.router)
+router.include_router(openai_api.router)
+router.include_router(ops.router)
+router.include_router(twilio.router)

@@ -120,6 +120,40 @@ def parse_client_message(text: str) -> StopMessage | ContextMessage:
         ) from exc
 
 
+@dataclass(frozen=True, slots=True)
+class CallMetadata:
+    """A JSON object sent before any audio, as FreeSWITCH ``mod_audio_fork`` does.
+
+    Its fields are the dialplan's business (call UUID, caller, campaign...); Parley
+    logs them and uses ``hotwords`` and ``prompt`` when present.
+    """
+
+    fields: dict[str, object]
+    hotwords: tuple[str, ...] = ()
+    prompt: str | None = None
+
+    def summary(self) -> str:
+        return ", ".join(f"{k}={str(v)[:60]}" for k, v in list(self.fields.items())[:10])
+
+
+def parse_call_metadata(text: str) -> CallMetadata | None:
+    """A metadata object, or ``None`` when ``text`` is a protocol message or not an object."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or "type" in data:
+        return None  # protocol messages (and attempts at them) are not metadata
+    hotwords = data.get("hotwords", ())
+    if isinstance(hotwords, str):
+        hotwords = [w.strip() for w in hotwords.split(",")]
+    if not isinstance(hotwords, list | tuple):
+        hotwords = ()
+    words = tuple(str(w)[:100] for w in hotwords if str(w).strip())[:200]
+    prompt = data.get("prompt")
+    return CallMetadata(data, words, str(prompt)[:2000] if prompt else None)
+
+
 def _integer(query: Mapping[str, str], name: str, default: int, code: str) -> int:
     value = query.get(name)
     if value is None:

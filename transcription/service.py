@@ -1,10 +1,13 @@
-"""Live transcription sessions over one shared model, with inference off the event loop.
+"""Live transcription sessions over shared models, scheduled so finals are never late.
 
-A Whisper model is large and CTranslate2 already uses every core for one request, so the
-service loads each model once, shares it between all sessions and runs every VAD and
-inference call on a single worker thread: the event loop stays responsive and two
-requests never fight over the two cores. A session waiting for that worker also stops
-reading its socket, which is the back-pressure a slow machine needs.
+A Whisper model is large and CTranslate2 already uses every core for one request, so
+the service loads each model once, shares it between all sessions and runs recognition
+on one worker thread fed by a :class:`Scheduler`: finals (and monologue commits) first,
+in arrival order, then whole-file work, then partials, and a partial that waited too
+long is dropped rather than decoded late. Voice activity runs on a thread of its own, so
+end-of-turn detection never waits behind a decode. Results are collected by the session
+on its next frame; a session whose audio outruns the worker waits, which keeps memory
+bounded when a client replays a file faster than real time.
 
 The console uses the same interface for a remote service (``client.RemoteTranscriber``),
 so where inference runs is a deployment choice, not a code path.
@@ -13,11 +16,17 @@ so where inference runs is a deployment choice, not a code path.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import heapq
+import itertools
+import logging
 import threading
+import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -35,18 +44,24 @@ from transcription.schemas import (
 )
 from transcription.streaming import (
     SAMPLE_RATE,
+    VAD_FRAME,
     Backend,
     Event,
     FloatArray,
+    Request,
+    Segment,
     StreamPolicy,
     StreamSession,
+    recognise,
 )
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "LiveSession",
-    "ModelPool",
     "ParamError",
     "ProtocolError",
+    "Scheduler",
     "ServiceSettings",
     "SessionLimitError",
     "StreamParams",
@@ -61,10 +76,12 @@ T = TypeVar("T")
 Message = dict[str, Any]
 BackendProvider = Callable[[str | None], Backend]
 """Language (``None`` = automatic) to the backend that should transcribe it."""
-OVERLOAD_BACKLOG = 2
-"""Calls waiting for the worker (the running one included) at which partials are skipped."""
-Runner = Callable[[Callable[[], list[Event]]], Awaitable[list[Event]]]
-"""Runs policy steps on the service's inference worker."""
+PARTIAL_MAX_AGE = 0.8
+"""Seconds a partial may wait for the worker before it is dropped as out of date."""
+MAX_PENDING_AUDIO = 20.0
+"""Seconds of a session's audio awaiting recognition before its feed() waits."""
+FINAL, OFFLINE, DRAFT = 0, 1, 2
+"""Scheduler priorities: lower runs first."""
 
 
 class SessionLimitError(ProtocolError):
@@ -95,7 +112,7 @@ class ServiceSettings(Protocol):
     """The part of ``agent_console.settings.Settings`` the service reads."""
 
     @property
-    def model(self) -> str: ...
+    def models(self) -> Mapping[str, str]: ...
 
     @property
     def device(self) -> str: ...
@@ -114,60 +131,143 @@ def load_backend(model: str, device: str, cache_dir: Path) -> Backend:
     return FasterWhisperBackend(model, device, cache_dir)
 
 
-class ModelPool:
-    """Picks a model per language and loads each one lazily, once.
+@dataclass(order=True)
+class _Job:
+    priority: int
+    seq: int
+    created: float = field(compare=False)
+    work: Callable[[], Any] = field(compare=False)
+    future: asyncio.Future[Any] = field(compare=False)
+    kind: str = field(compare=False)
 
-    An English-only model (``tiny.en``) serves ``en``; Chinese and automatic detection need
-    a multilingual one, so they get the bundled ``base``. Any other model serves everything.
+
+class Scheduler:
+    """One inference worker thread taking the most urgent job first.
+
+    Priorities: finals and commits, then whole-file requests, then partials; FIFO within
+    a priority, so a channel's finals keep their order. A partial older than
+    ``partial_max_age`` when its turn comes is answered with no segments (the policy
+    then simply shows no draft) and counted as dropped.
     """
 
-    def __init__(self, model: str, load: Callable[[str], Backend]) -> None:
-        self.model = model
-        self._load = load
-        self._loaded: dict[str, Backend] = {}
-        self._lock = threading.Lock()
+    def __init__(self, metrics: ServiceMetrics, *, partial_max_age: float = PARTIAL_MAX_AGE):
+        self._metrics = metrics
+        self._partial_max_age = partial_max_age
+        self._jobs: list[_Job] = []
+        self._seq = itertools.count()
+        self._wake = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._work, name="parley-asr", daemon=True)
+        self._thread.start()
 
-    def model_for(self, language: str | None) -> str:
-        if language == "en" or not self.model.endswith(".en"):
-            return self.model
-        return model_store.BASE
+    @property
+    def backlog(self) -> int:
+        """Jobs waiting (not counting the one running)."""
+        return len(self._jobs)
 
-    def __call__(self, language: str | None) -> Backend:
-        name = self.model_for(language)
-        with self._lock:
-            if name not in self._loaded:
-                self._loaded[name] = self._load(name)
-            return self._loaded[name]
+    def submit(self, priority: int, kind: str, work: Callable[[], T]) -> asyncio.Future[T]:
+        """Queue ``work`` for the worker; the future resolves on the caller's event loop."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        job = _Job(priority, next(self._seq), time.monotonic(), work, future, kind)
+        with self._wake:
+            if self._closed:
+                raise RuntimeError("the transcription service is shut down")
+            heapq.heappush(self._jobs, job)
+            self._metrics.queue_depth.set(len(self._jobs))
+            self._wake.notify()
+        return future
+
+    def close(self) -> None:
+        """Stop after the running job; queued jobs are cancelled."""
+        with self._wake:
+            self._closed = True
+            jobs, self._jobs = self._jobs, []
+            self._wake.notify()
+        for job in jobs:
+            job.future.get_loop().call_soon_threadsafe(_cancel, job.future)
+        self._thread.join()
+
+    def _next(self) -> _Job | None:
+        with self._wake:
+            while not self._jobs and not self._closed:
+                self._wake.wait()
+            if self._closed:
+                return None
+            job = heapq.heappop(self._jobs)
+            self._metrics.queue_depth.set(len(self._jobs))
+            return job
+
+    def _work(self) -> None:
+        while (job := self._next()) is not None:
+            if job.priority == DRAFT and time.monotonic() - job.created > self._partial_max_age:
+                self._metrics.partials_dropped.inc()
+                _settle(job.future, [], None)
+                continue
+            started = time.monotonic()
+            try:
+                result, error = job.work(), None
+            except BaseException as exc:  # handed to the awaiting coroutine
+                result, error = None, exc
+            self._metrics.decode_seconds.labels(job.kind).observe(time.monotonic() - started)
+            _settle(job.future, result, error)
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    """Resolve ``future`` from the worker thread, unless its waiter already gave up."""
+
+    def apply() -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+    with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+        future.get_loop().call_soon_threadsafe(apply)
+
+
+def _cancel(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.cancel()
 
 
 class LiveSession:
-    """One stream's decoder and policy; events come back as protocol messages."""
+    """One stream: decoder, policy, and the recognition requests still in flight.
+
+    Events are returned by the call that finds them ready: usually the next
+    :meth:`feed`, at the latest :meth:`finish`.
+    """
 
     def __init__(
-        self,
-        run: Runner,
-        stream: StreamSession,
-        params: StreamParams,
-        overloaded: Callable[[], bool] = lambda: False,
+        self, service: TranscriptionService, stream: StreamSession, params: StreamParams
     ) -> None:
         self.session_id = uuid.uuid4().hex
         self.params = params
-        self._run = run
-        self._overloaded = overloaded
+        self._service = service
         self._stream = stream
         self._decoder = AudioDecoder(params)
         self._lock = asyncio.Lock()
+        self._pending: list[tuple[Request, asyncio.Future[list[Segment]]]] = []
+        self._collected: list[Message] = []
+        self._submitted = asyncio.Event()
         self._finished = False
 
     async def feed(self, data: bytes) -> list[Message]:
-        """Decode a frame (raises ``AudioFormatError``) and run the policy on the worker."""
+        """Decode a frame (raises ``AudioFormatError``), update the policy, collect results."""
         async with self._lock:
             if self._finished:
                 raise RuntimeError("feed() after finish()")
             channels = self._decoder.feed(data)
-            drafts = not self._overloaded()
-            events = await self._run(partial(self._stream.feed, channels, partials=drafts))
-        return [e.to_message() for e in events]
+            if channels and len(channels[0]):
+                self._service.metrics.audio_seconds.inc(len(channels[0]) / SAMPLE_RATE)
+            drafts = not self._service.overloaded()
+            requests = await self._service.detect(
+                partial(self._stream.push, channels, partials=drafts)
+            )
+            self._submit(requests)
+            await self._keep_up()
+            return self._collect()
 
     def set_context(self, hotwords: Sequence[str] = (), prompt: str | None = None) -> None:
         """Hotwords and prompt for every inference from now on (replaces earlier ones)."""
@@ -176,19 +276,79 @@ class LiveSession:
     async def finish(self) -> list[Message]:
         """Finalise pending speech; the last message is always ``{"type": "end"}``."""
         async with self._lock:
-            if not self._finished:
-                self._finished = True
-                tail = self._decoder.flush()
-                events = await self._run(partial(self._drain, tail))
-                return [e.to_message() for e in events] + [{"type": "end"}]
-        return [{"type": "end"}]
+            if self._finished:
+                return [{"type": "end"}]
+            self._finished = True
+            self._submitted.set()
+            tail = self._decoder.flush()
+            requests = await self._service.detect(partial(self._close, tail))
+            self._submit(requests)
+            messages: list[Message] = []
+            while self._pending:
+                await asyncio.wait([f for _, f in self._pending])
+                messages += self._collect()
+            return [*messages, {"type": "end"}]
 
-    def _drain(self, tail: list[FloatArray]) -> list[Event]:
-        return self._stream.feed(tail) + self._stream.flush()
+    async def poll(self) -> list[Message]:
+        """Wait until a result is ready and return its events; ``[]`` once finished.
+
+        Lets a transport push events the moment they exist instead of on the next frame
+        (``views`` runs it beside the receive loop).
+        """
+        while not self._finished:
+            futures = [f for _, f in self._pending]
+            if not futures:
+                self._submitted.clear()
+                await self._submitted.wait()
+                continue
+            await asyncio.wait(futures, return_when=asyncio.FIRST_COMPLETED)
+            async with self._lock:
+                messages = self._collect()
+            if messages:
+                return messages
+        return []
+
+    def cancel(self) -> None:
+        """The client left: results still in flight are not wanted."""
+        for _, future in self._pending:
+            future.cancel()
+        self._pending = []
+
+    def _close(self, tail: list[FloatArray]) -> list[Request]:
+        return self._stream.push(tail, partials=False) + self._stream.close()
+
+    def _submit(self, requests: list[Request]) -> None:
+        for request in requests:
+            self._pending.append((request, self._service.recognise(self._stream.backend, request)))
+        if requests:
+            self._submitted.set()
+
+    async def _keep_up(self) -> None:
+        """Wait while this session has more audio queued than it may (fast replays)."""
+        while sum(r.seconds for r, _ in self._pending if not r.partial) > MAX_PENDING_AUDIO:
+            oldest = next(f for r, f in self._pending if not r.partial)
+            await asyncio.wait([oldest])
+            self._collected.extend(self._collect())
+
+    def _collect(self) -> list[Message]:
+        """Resolve finished requests in submission order; keep the rest in flight."""
+        messages, self._collected = self._collected, []
+        waiting: list[tuple[Request, asyncio.Future[list[Segment]]]] = []
+        for request, future in self._pending:
+            if not future.done():
+                waiting.append((request, future))
+                continue
+            if future.cancelled():
+                continue
+            events, more = self._stream.resolve(request, future.result())
+            messages += [self._service.emit(e) for e in events]
+            waiting += [(r, self._service.recognise(self._stream.backend, r)) for r in more]
+        self._pending = waiting
+        return messages
 
 
 class TranscriptionService:
-    """Shared models, a session limit and one inference worker for the whole process."""
+    """Shared models, a session limit, a VAD thread and one scheduled inference worker."""
 
     def __init__(
         self,
@@ -197,22 +357,23 @@ class TranscriptionService:
         max_sessions: int = 16,
         default_language: str | None = None,
         policy: StreamPolicy | None = None,
+        partial_max_age: float = PARTIAL_MAX_AGE,
     ) -> None:
         self.max_sessions = max_sessions
         self.default_language = default_language
-        self._backend_for = backend_for
-        self._policy = policy or StreamPolicy()
         self.metrics = ServiceMetrics()
         self.ready = False
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parley-asr")
+        self._backend_for = backend_for
+        self._policy = policy or StreamPolicy()
+        self._scheduler = Scheduler(self.metrics, partial_max_age=partial_max_age)
+        self._vad = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parley-vad")
         self._active = 0
-        self._backlog = 0
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings) -> TranscriptionService:
         """The production wiring: bundled or local faster-whisper models, loaded on demand."""
-        pool = ModelPool(
-            settings.model,
+        pool = model_store.ModelPool(
+            settings.models,
             partial(load_backend, device=settings.device, cache_dir=settings.model_cache_dir),
         )
         return cls(pool, max_sessions=settings.max_sessions)
@@ -234,49 +395,69 @@ class TranscriptionService:
         return self._active
 
     async def warm_up(self, language: str | None = "en") -> None:
-        """Load the model (and the VAD) before the first caller waits for it."""
-        backend = await self._run(partial(self._backend_for, language))
-        await self._run(partial(backend.speech_spans, np.zeros(SAMPLE_RATE, dtype=np.float32)))
+        """Load the model and the VAD before the first caller waits for them."""
+        backend = await self._scheduler.submit(FINAL, "load", partial(self._backend_for, language))
+        detector = backend.voice_detector()
+        await self.detect(partial(detector, np.zeros(VAD_FRAME * 16, dtype=np.float32)))
         self.ready = True
 
     @asynccontextmanager
     async def session(self, params: StreamParams) -> AsyncIterator[LiveSession]:
         """A live stream; raises :class:`SessionLimitError` beyond ``max_sessions``."""
         if self._active >= self.max_sessions:
+            self.metrics.sessions_refused.inc()
             raise SessionLimitError(
                 "too_many_sessions",
                 f"all {self.max_sessions} transcription streams are busy; try again later",
             )
         self._active += 1
+        self.metrics.sessions_active.set(self._active)
+        self.metrics.sessions_started.inc()
+        live: LiveSession | None = None
         try:
             language = params.language or self.default_language
-            backend = await self._run(partial(self._backend_for, language))
+            backend = await self._scheduler.submit(
+                FINAL, "load", partial(self._backend_for, language)
+            )
             stream = StreamSession(
                 backend, channels=params.channels, language=language, policy=self._policy
             )
-            yield LiveSession(self._run, stream, params, self.overloaded)
+            live = LiveSession(self, stream, params)
+            yield live
         finally:
+            if live is not None:
+                live.cancel()
             self._active -= 1
+            self.metrics.sessions_active.set(self._active)
+
+    async def detect(self, call: Callable[[], T]) -> T:
+        """Run voice activity (cheap, frequent) on its own thread, never behind a decode."""
+        return await asyncio.get_running_loop().run_in_executor(self._vad, call)
+
+    def recognise(self, backend: Backend, request: Request) -> asyncio.Future[list[Segment]]:
+        """Schedule one policy request: finals and commits first, partials if there is time."""
+        priority = DRAFT if request.partial else FINAL
+        return self._scheduler.submit(priority, request.kind, partial(recognise, backend, request))
 
     async def run_offline(self, call: Callable[[], T]) -> T:
         """Run whole-file work (``call`` may use :meth:`backend`) on the inference worker.
 
-        Offline requests share the cores with live calls, so they go through the same
-        worker instead of a thread of their own.
+        Offline requests share the cores with live calls, so they queue on the same
+        worker: after live finals, before live partials.
         """
-        return await self._run(call)
+        return await self._scheduler.submit(OFFLINE, "offline", call)
+
+    def emit(self, event: Event) -> Message:
+        """An event as a protocol message, counted."""
+        message = event.to_message()
+        self.metrics.events.labels(message["type"]).inc()
+        return message
 
     def overloaded(self) -> bool:
-        """More work queued than the worker is doing: partials wait, finals keep flowing."""
-        return self._backlog >= OVERLOAD_BACKLOG
+        """More than one job per two active channels is waiting: stop asking for drafts."""
+        return self._scheduler.backlog > max(2, self._active)
 
     def close(self) -> None:
-        """Stop the worker (lifespan shutdown); queued work is cancelled."""
-        self._executor.shutdown(wait=True, cancel_futures=True)
-
-    async def _run(self, call: Callable[[], T]) -> T:
-        self._backlog += 1
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, call)
-        finally:
-            self._backlog -= 1
+        """Stop the workers (lifespan shutdown); queued work is cancelled."""
+        self._scheduler.close()
+        self._vad.shutdown(wait=True, cancel_futures=True)

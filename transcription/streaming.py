@@ -1,33 +1,45 @@
-"""The streaming policy: when to run VAD, what is a partial, when a final is committed.
+"""The streaming policy: voice activity, partials, finals and the commit policy.
 
 Pure logic in the spirit of whisper_streaming's ``OnlineASRProcessor``: this module never
 imports faster-whisper, never reads a clock and does no I/O. Every time is derived from
 sample counts, so a fake backend fed fixed chunks reproduces a live call exactly.
 
-Per channel the policy keeps only the audio that is not yet committed. Every
-``vad_every`` seconds of new audio it asks the backend for speech spans in that buffer and
-groups spans separated by less than ``min_silence`` into utterances:
+Per channel the policy keeps only the audio of the utterance being spoken (plus a short
+pre-roll) and asks the backend for a speech probability per 32 ms frame as audio arrives,
+so voice activity costs the same however long the utterance grows. A small hysteresis
+state machine over those probabilities decides:
 
-* an utterance followed by at least ``min_silence`` of silence is transcribed once more,
-  with word timestamps, and emitted as a :class:`Final`; its audio is dropped;
-* the utterance still being spoken gets a :class:`Partial` at most every
-  ``partial_every`` seconds of stream audio;
-* an utterance longer than ``max_utterance`` is force-committed up to the last word that
-  ends ``commit_holdback`` before the buffer end, so a monologue still produces finals;
-* silence is discarded, so memory stays bounded however long the call lasts.
+* speech followed by ``min_silence`` of silence closes an utterance: a ``final``
+  :class:`Request` for its audio, decoded with word timestamps;
+* while someone speaks, a ``partial`` request at most every ``partial_every`` seconds
+  (one at a time per channel, superseded by the final);
+* an utterance longer than ``max_utterance`` gets a ``commit`` request: its words up to
+  ``commit_holdback`` before the end become a final and the utterance continues from
+  the word boundary, so a monologue never waits for a pause that does not come;
+* silence is dropped, so memory stays bounded however long the call lasts.
+
+Recognition itself is not done here: the policy emits :class:`Request` objects and is
+told their results through :meth:`ChannelStream.resolve`. A service can therefore run
+requests of many sessions on one scheduler (finals first, partials when there is time),
+while tests and offline callers use :meth:`StreamSession.feed`, which runs them inline.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from itertools import count
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 SAMPLE_RATE = 16_000
 """Every buffer in this module is 16 kHz mono float32, the rate Whisper expects."""
+VAD_FRAME = 512
+"""Samples per voice-activity frame (32 ms), the window Silero VAD is trained on."""
+VAD_CONTEXT = 64
+"""Samples of the previous frame Silero sees in front of each frame (see ``backend``)."""
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -69,24 +81,32 @@ class Backend(Protocol):
         """Recognise ``audio``; ``partial`` asks for a fast draft without word timestamps."""
         ...
 
-    def speech_spans(self, audio: FloatArray) -> list[tuple[float, float]]:
-        """Speech regions of ``audio`` as ``(start, end)`` seconds."""
+    def voice_detector(self) -> VoiceDetector:
+        """Voice-activity state for one channel (each channel needs its own)."""
+        ...
+
+
+class VoiceDetector(Protocol):
+    """Scores a channel's audio as it arrives; keeps whatever state the model needs."""
+
+    def __call__(self, frames: FloatArray) -> FloatArray:
+        """Speech probability (0..1) of each :data:`VAD_FRAME`-sample frame of ``frames``."""
         ...
 
 
 @dataclass(frozen=True, slots=True)
 class StreamPolicy:
-    """Tuning knobs, all in seconds of stream audio."""
+    """Tuning knobs, in seconds of stream audio unless stated otherwise."""
 
-    vad_every: float = 0.5
-    partial_every: float = 0.7
-    min_silence: float = 0.6
-    max_utterance: float = 12.0
+    partial_every: float = 0.6
+    min_silence: float = 0.5
+    min_speech: float = 0.15
+    max_utterance: float = 10.0
     commit_holdback: float = 1.0
     pad: float = 0.2
-    keep_silence: float = 0.5
     min_partial: float = 0.3
-    max_buffer: float = 30.0
+    threshold: float = 0.5
+    """Speech probability that starts speech; it ends below ``threshold - 0.15``."""
     partials: bool = True
 
 
@@ -146,6 +166,36 @@ class Final:
 
 
 Event = Partial | Final
+Kind = Literal["partial", "final", "commit"]
+_request_ids = count()
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Request:
+    """Audio the policy wants recognised, and everything needed to use the answer.
+
+    ``first`` is the stream sample of ``audio[0]``; ``utterance`` identifies the
+    utterance, so an answer that arrives after its utterance moved on is recognised as
+    stale. Finals and commits must be answered in the order they were made.
+    """
+
+    kind: Kind
+    channel: int
+    audio: FloatArray
+    first: int
+    utterance: int
+    context: Context
+    speech: tuple[int, int] = (0, 0)
+    """Stream samples where the VAD heard speech start and end (finals only)."""
+    id: int = field(default_factory=lambda: next(_request_ids))
+
+    @property
+    def partial(self) -> bool:
+        return self.kind == "partial"
+
+    @property
+    def seconds(self) -> float:
+        return len(self.audio) / SAMPLE_RATE
 
 
 def speaker_labels(channels: int) -> tuple[str, ...]:
@@ -159,193 +209,254 @@ def join_text(parts: Sequence[str]) -> str:
 
 
 class ChannelStream:
-    """The uncommitted audio of one channel and the decisions taken on it."""
+    """One channel: its recent audio, voice activity and the utterance being spoken.
+
+    Buffer and voice-activity state are indexed in stream samples. Between utterances
+    only ``pad`` seconds of pre-roll are kept; during one, audio from its start.
+    """
 
     def __init__(self, channel: int, speaker: str, backend: Backend, policy: StreamPolicy) -> None:
         self.channel = channel
         self.speaker = speaker
         self._backend = backend
         self._policy = policy
+        self._vad = backend.voice_detector()
         self._buffer: FloatArray = np.zeros(0, dtype=np.float32)
-        self._incoming: list[FloatArray] = []
-        self._offset = 0  # stream sample index of _buffer[0]
-        self._unstepped = 0  # samples received since the last VAD step
-        self._last_partial_at: int | None = None  # stream sample of the last partial
+        self._offset = 0  # stream sample of _buffer[0]
+        self._scored = 0  # stream sample up to which VAD frames have been scored
+        self._speech_start: int | None = None  # start of the utterance being spoken
+        self._voiced = 0  # stream sample where the last speech frame ended
+        self._utterance = 0
+        self._last_partial_at: int | None = None
         self._last_partial_text = ""
+        self._partial_pending = False
+        self._commit_pending = False
+        self._floor = 0  # no request reaches back before this (a commit's cut)
+        self._hold_from: int | None = None  # audio a pending commit's follow-up still needs
+        self._waiting: list[tuple[int, int]] = []  # utterances closed during a commit
 
     @property
     def buffered_seconds(self) -> float:
         """Audio held in memory; bounded by the policy whatever the input."""
-        return (len(self._buffer) + self._unstepped) / SAMPLE_RATE
+        return len(self._buffer) / SAMPLE_RATE
 
     @property
     def received_seconds(self) -> float:
         """Stream time: seconds of audio received on this channel so far."""
-        return (self._offset + len(self._buffer) + self._unstepped) / SAMPLE_RATE
+        return self._end / SAMPLE_RATE
 
-    def feed(self, samples: FloatArray, context: Context, *, partials: bool = True) -> list[Event]:
-        """Add 16 kHz samples; runs a VAD step once ``vad_every`` of new audio arrived.
+    @property
+    def _end(self) -> int:
+        return self._offset + len(self._buffer)
 
-        ``partials=False`` skips drafts for this step only (the caller is shedding load);
+    def push(
+        self, samples: FloatArray, context: Context, *, partials: bool = True
+    ) -> list[Request]:
+        """Add 16 kHz samples, score whole VAD frames, and say what should be recognised.
+
+        ``partials=False`` asks for no draft this time (the caller is shedding load);
         finals are never skipped.
         """
         if len(samples):
-            self._incoming.append(np.asarray(samples, dtype=np.float32))
-            self._unstepped += len(samples)
-        if self._unstepped < _samples(self._policy.vad_every):
+            self._buffer = np.concatenate([self._buffer, np.asarray(samples, dtype=np.float32)])
+        requests: list[Request] = []
+        frames = (self._end - self._scored) // VAD_FRAME
+        if frames:
+            probs = self._vad(self._slice(self._scored, self._scored + frames * VAD_FRAME))
+            for prob in probs:
+                requests += self._frame(float(prob), context)
+        if self._speech_start is not None:
+            requests += self._while_speaking(context, partials=partials)
+        self._trim()
+        return requests
+
+    def flush(self, context: Context) -> list[Request]:
+        """End of stream: the utterance still being spoken (if any) is finalised."""
+        requests: list[Request] = []
+        if self._speech_start is not None:
+            requests += self._close(self._end, context)
+        self._scored = self._end
+        self._trim()
+        return requests
+
+    def resolve(
+        self, request: Request, segments: list[Segment]
+    ) -> tuple[list[Event], list[Request]]:
+        """Turn a recognition result into events (and, after a commit, maybe a final)."""
+        if request.kind == "partial":
+            return self._resolve_partial(request, segments), []
+        if request.kind == "final":
+            return self._resolve_final(request, segments), []
+        return self._resolve_commit(request, segments)
+
+    # --- voice activity -------------------------------------------------------------
+
+    def _frame(self, prob: float, context: Context) -> list[Request]:
+        """Advance the speech/silence state machine by one scored frame."""
+        start, self._scored = self._scored, self._scored + VAD_FRAME
+        policy = self._policy
+        if self._speech_start is None:
+            if prob >= policy.threshold:
+                self._speech_start = start
+                self._voiced = self._scored
             return []
-        return self._step(context, closing=False, partials=partials)
-
-    def flush(self, context: Context) -> list[Event]:
-        """End of stream: every utterance still pending becomes a final."""
-        events = self._step(context, closing=True, partials=False)
-        self._drop(len(self._buffer))
-        return events
-
-    def _take_incoming(self) -> None:
-        if self._incoming:
-            self._buffer = np.concatenate([self._buffer, *self._incoming])
-            self._incoming = []
-        self._unstepped = 0
-
-    def _step(self, context: Context, *, closing: bool, partials: bool) -> list[Event]:
-        self._take_incoming()
-        if not len(self._buffer):
+        if prob >= policy.threshold - 0.15:
+            self._voiced = self._scored
             return []
-        utterances = self._utterances()
-        end = len(self._buffer)
-        events: list[Event] = []
-        cut = end - _samples(self._policy.keep_silence)
-        for start, stop in utterances:
-            if closing or end - stop >= _samples(self._policy.min_silence):
-                events.extend(self._finalise(start, stop, context))
-                cut = max(cut, min(stop + _samples(self._policy.pad), end))
-            else:
-                open_events, cut = self._open_utterance(start, context, partials)
-                events.extend(open_events)
-        self._drop(max(cut, end - _samples(self._policy.max_buffer)))
-        return events
+        if self._scored - self._voiced < _samples(policy.min_silence):
+            return []
+        return self._close(self._voiced, context)
 
-    def _utterances(self) -> list[tuple[int, int]]:
-        """Speech spans as buffer sample indices, merged across pauses shorter than min_silence."""
-        merged: list[tuple[int, int]] = []
-        gap = _samples(self._policy.min_silence)
-        for start_s, end_s in self._backend.speech_spans(self._buffer):
-            start, stop = _samples(start_s), min(_samples(end_s), len(self._buffer))
-            if merged and start - merged[-1][1] < gap:
-                merged[-1] = (merged[-1][0], max(stop, merged[-1][1]))
-            elif stop > start:
-                merged.append((start, stop))
-        return merged
+    def _close(self, end: int, context: Context) -> list[Request]:
+        """The utterance ended at stream sample ``end``: request its final."""
+        start = self._speech_start
+        assert start is not None
+        self._speech_start = None
+        if self._commit_pending:
+            self._waiting.append((start, end))  # its start depends on the commit's cut
+            return []
+        return self._final(start, end, context)
 
-    def _finalise(self, start: int, stop: int, context: Context) -> list[Event]:
-        """Transcribe a closed utterance with word times and emit it as one final."""
-        first = max(0, start - _samples(self._policy.pad))
-        last = min(len(self._buffer), stop + _samples(self._policy.pad))
-        segments = self._transcribe(first, last, context, partial=False)
+    def _final(self, start: int, end: int, context: Context) -> list[Request]:
+        self._utterance += 1
+        self._partial_pending = False
         self._last_partial_at = None
         self._last_partial_text = ""
-        return self._final(segments, first, fallback=(start, stop))
+        if end - start < _samples(self._policy.min_speech):
+            return []  # a click or a breath, not an utterance
+        return [self._request("final", start, end, context)]
 
-    def _open_utterance(
-        self, start: int, context: Context, partials: bool
-    ) -> tuple[list[Event], int]:
-        """The utterance still being spoken: force-commit if too long, else maybe a partial."""
-        end = len(self._buffer)
-        first = max(0, start - _samples(self._policy.pad))
-        if end - start >= _samples(self._policy.max_utterance):
-            return self._force_commit(first, context)
-        if not (partials and self._policy.partials):
-            return [], first
-        return self._partial(start, first, context), first
-
-    def _partial(self, start: int, first: int, context: Context) -> list[Event]:
+    def _while_speaking(self, context: Context, *, partials: bool) -> list[Request]:
+        """Force a commit of a long utterance, or ask for a partial when one is due."""
+        start = self._speech_start
+        assert start is not None
         policy = self._policy
-        end = len(self._buffer)
-        now = self._offset + end
-        too_soon = self._last_partial_at is not None and now - self._last_partial_at < _samples(
+        if self._commit_pending:
+            return []
+        if self._end - start >= _samples(policy.max_utterance):
+            self._commit_pending = True
+            self._hold_from = start
+            return [self._request("commit", start, self._end, context)]
+        if not (partials and policy.partials) or self._partial_pending:
+            return []
+        due = self._last_partial_at is None or self._end - self._last_partial_at >= _samples(
             policy.partial_every
         )
-        if too_soon or end - start < _samples(policy.min_partial):
+        if not due or self._voiced - start < _samples(policy.min_partial):
             return []
-        self._last_partial_at = now
-        text = join_text([s.text for s in self._transcribe(first, end, context, partial=True)])
+        self._partial_pending = True
+        self._last_partial_at = self._end
+        return [self._request("partial", start, self._end, context)]
+
+    def _request(self, kind: Kind, start: int, end: int, context: Context) -> Request:
+        pad = _samples(self._policy.pad)
+        first = max(self._offset, self._floor, start - pad)
+        last = min(self._end, end + pad)
+        return Request(
+            kind,
+            self.channel,
+            self._slice(first, last).copy(),
+            first,
+            self._utterance,
+            context,
+            (start, end),
+        )
+
+    def _trim(self) -> None:
+        """Keep the utterance being spoken (or just the pre-roll) and forget the rest."""
+        pad = _samples(self._policy.pad)
+        keep_from = self._end - pad
+        for start in (self._speech_start, self._hold_from):
+            if start is not None:
+                keep_from = min(keep_from, start - pad)
+        keep_from = min(keep_from, self._scored)
+        drop = min(len(self._buffer), max(0, keep_from - self._offset))
+        if drop:
+            self._buffer = self._buffer[drop:].copy()
+            self._offset += drop
+
+    def _slice(self, first: int, last: int) -> FloatArray:
+        """Buffered stream samples ``[first, last)``."""
+        return self._buffer[first - self._offset : last - self._offset]
+
+    # --- results ---------------------------------------------------------------------
+
+    def _resolve_partial(self, request: Request, segments: list[Segment]) -> list[Event]:
+        if request.utterance != self._utterance:
+            return []  # the utterance was finalised while the draft was being made
+        self._partial_pending = False
+        text = join_text([s.text for s in segments])
         if not text or text == self._last_partial_text:
             return []
         self._last_partial_text = text
-        return [Partial(self.channel, self.speaker, text, self._stream_time(start))]
+        return [Partial(self.channel, self.speaker, text, request.speech[0] / SAMPLE_RATE)]
 
-    def _force_commit(self, first: int, context: Context) -> tuple[list[Event], int]:
-        """Commit a long utterance's words except the last ``commit_holdback`` seconds.
-
-        The cut falls between the last committed word and the next one, so the remainder
-        is re-transcribed from a word boundary; audio with no words at all is dropped up to
-        the hold-back point so a noisy line cannot grow the buffer.
-        """
-        end = len(self._buffer)
-        segments = self._transcribe(first, end, context, partial=False)
-        words = [w for s in segments for w in s.words]
-        limit = (end - first) / SAMPLE_RATE - self._policy.commit_holdback
-        kept = [w for w in words if w.end <= limit]
-        self._last_partial_at = None
-        self._last_partial_text = ""
-        if not kept:
-            cut_at = min(words[0].start, limit) if words else limit
-            return [], first + max(0, _samples(cut_at))
-        following = words[len(kept)].start if len(kept) < len(words) else limit
-        cut = first + _samples((kept[-1].end + max(kept[-1].end, following)) / 2)
-        final = Final(
-            self.channel,
-            self.speaker,
-            join_text([w.word for w in kept]),
-            self._stream_time(first) + kept[0].start,
-            self._stream_time(first) + kept[-1].end,
-            self._to_stream(kept, first),
-        )
-        return [final], cut
-
-    def _final(
-        self, segments: list[Segment], first: int, *, fallback: tuple[int, int]
-    ) -> list[Event]:
+    def _resolve_final(self, request: Request, segments: list[Segment]) -> list[Event]:
         words = [w for s in segments for w in s.words]
         text = (
             join_text([w.word for w in words]) if words else join_text([s.text for s in segments])
         )
         if not text:
             return []
-        origin = self._stream_time(first)
         if words:
-            start, end = origin + words[0].start, origin + words[-1].end
+            start = request.first / SAMPLE_RATE + words[0].start
+            end = request.first / SAMPLE_RATE + words[-1].end
         else:
-            start, end = self._stream_time(fallback[0]), self._stream_time(fallback[1])
-        return [Final(self.channel, self.speaker, text, start, end, self._to_stream(words, first))]
+            start, end = request.speech[0] / SAMPLE_RATE, request.speech[1] / SAMPLE_RATE
+        stream_words = self._to_stream(words, request.first)
+        return [Final(self.channel, self.speaker, text, start, end, stream_words)]
 
-    def _transcribe(
-        self, first: int, last: int, context: Context, *, partial: bool
-    ) -> list[Segment]:
-        return self._backend.transcribe(
-            self._buffer[first:last],
-            language=context.language,
-            prompt=context.prompt,
-            hotwords=context.hotword_text,
-            partial=partial,
-        )
+    def _resolve_commit(
+        self, request: Request, segments: list[Segment]
+    ) -> tuple[list[Event], list[Request]]:
+        """Commit the words that end ``commit_holdback`` before the request's end.
+
+        The utterance then continues from between the last committed word and the next,
+        so the rest is re-read from a word boundary. With no word at all the audio up to
+        the hold-back point is dropped, so a noisy line cannot grow the buffer.
+        """
+        self._commit_pending = False
+        self._partial_pending = False
+        self._last_partial_at = None
+        self._last_partial_text = ""
+        words = [w for s in segments for w in s.words]
+        limit = request.seconds - self._policy.commit_holdback
+        kept = [w for w in words if w.end <= limit]
+        events: list[Event] = []
+        if kept:
+            following = words[len(kept)].start if len(kept) < len(words) else limit
+            cut = request.first + _samples((kept[-1].end + max(kept[-1].end, following)) / 2)
+            origin = request.first / SAMPLE_RATE
+            events.append(
+                Final(
+                    self.channel,
+                    self.speaker,
+                    join_text([w.word for w in kept]),
+                    origin + kept[0].start,
+                    origin + kept[-1].end,
+                    self._to_stream(kept, request.first),
+                )
+            )
+        else:
+            cut = request.first + _samples(min(words[0].start, limit) if words else limit)
+        cut = max(cut, request.speech[0])
+        self._floor = cut  # committed words must not be read again through the padding
+        self._hold_from = None
+        self._utterance += 1
+        requests: list[Request] = []
+        waiting, self._waiting = self._waiting, []
+        for index, (start, end) in enumerate(waiting):
+            requests += self._final(max(start, cut) if index == 0 else start, end, request.context)
+        if self._speech_start is not None and not waiting:
+            self._speech_start = max(self._speech_start, cut)
+        self._trim()
+        return events, requests
 
     def _to_stream(self, words: Sequence[Word], first: int) -> tuple[Word, ...]:
-        origin = self._stream_time(first)
+        origin = first / SAMPLE_RATE
         return tuple(
             Word(w.word.strip(), origin + w.start, origin + w.end, w.probability) for w in words
         )
-
-    def _stream_time(self, index: int) -> float:
-        return (self._offset + index) / SAMPLE_RATE
-
-    def _drop(self, count: int) -> None:
-        """Forget the first ``count`` buffered samples (already committed or silence)."""
-        count = max(0, min(count, len(self._buffer)))
-        if count:
-            self._buffer = self._buffer[count:].copy()
-            self._offset += count
 
 
 class StreamSession:
@@ -361,30 +472,66 @@ class StreamSession:
     ) -> None:
         policy = policy or StreamPolicy()
         labels = speaker_labels(channels)
+        self.backend = backend
         self.context = Context(language=language)
         self.channels = [
             ChannelStream(index, labels[index], backend, policy) for index in range(channels)
         ]
 
     def set_context(self, hotwords: Sequence[str] = (), prompt: str | None = None) -> None:
-        """Swap hints for later inference; an atomic assignment, safe from another thread."""
+        """Swap hints for later requests; an atomic assignment, safe from another thread."""
         self.context = Context(self.context.language, prompt or None, tuple(hotwords))
 
-    def feed(self, samples: Sequence[FloatArray], *, partials: bool = True) -> list[Event]:
-        """Feed one 16 kHz array per channel; returns the events this audio produced."""
+    def push(self, samples: Sequence[FloatArray], *, partials: bool = True) -> list[Request]:
+        """Add one 16 kHz array per channel; returns what should now be recognised."""
         if len(samples) != len(self.channels):
             raise ValueError(f"expected {len(self.channels)} channels, got {len(samples)}")
         context = self.context
         return [
-            e
+            r
             for ch, s in zip(self.channels, samples, strict=True)
-            for e in ch.feed(s, context, partials=partials)
+            for r in ch.push(s, context, partials=partials)
         ]
 
-    def flush(self) -> list[Event]:
-        """Finalise everything pending on every channel (end of stream)."""
+    def close(self) -> list[Request]:
+        """End of stream: finals for whatever is still being spoken."""
         context = self.context
-        return [e for ch in self.channels for e in ch.flush(context)]
+        return [r for ch in self.channels for r in ch.flush(context)]
+
+    def resolve(
+        self, request: Request, segments: list[Segment]
+    ) -> tuple[list[Event], list[Request]]:
+        return self.channels[request.channel].resolve(request, segments)
+
+    def feed(self, samples: Sequence[FloatArray], *, partials: bool = True) -> list[Event]:
+        """:meth:`push` and recognise every request at once (tests, offline replay)."""
+        return self.run(self.push(samples, partials=partials))
+
+    def flush(self) -> list[Event]:
+        """:meth:`close` and recognise at once: every pending utterance becomes a final."""
+        return self.run(self.close())
+
+    def run(self, requests: list[Request]) -> list[Event]:
+        """Recognise ``requests`` in order with this session's backend, inline."""
+        events: list[Event] = []
+        queue = list(requests)
+        while queue:
+            request = queue.pop(0)
+            done, more = self.resolve(request, recognise(self.backend, request))
+            events += done
+            queue += more
+        return events
+
+
+def recognise(backend: Backend, request: Request) -> list[Segment]:
+    """Run one request on ``backend`` with its own context."""
+    return backend.transcribe(
+        request.audio,
+        language=request.context.language,
+        prompt=request.context.prompt,
+        hotwords=request.context.hotword_text,
+        partial=request.partial,
+    )
 
 
 def _samples(seconds: float) -> int:

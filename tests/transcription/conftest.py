@@ -10,8 +10,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from tx_fakes import FakeBackend
 
-from transcription.service import ModelPool, TranscriptionService, load_backend
+from transcription import model_store
+from transcription.model_store import ModelPool
 from transcription.routes import router
+from transcription.service import TranscriptionService, load_backend
 
 
 def make_app(service: TranscriptionService) -> FastAPI:
@@ -25,7 +27,9 @@ def make_app(service: TranscriptionService) -> FastAPI:
 def tx_pool(tmp_path_factory: pytest.TempPathFactory) -> ModelPool:
     """The production model choice; each bundled model loads at most once per test run."""
     cache = tmp_path_factory.mktemp("models")
-    return ModelPool("tiny.en", partial(load_backend, device="auto", cache_dir=cache))
+    return ModelPool(
+        model_store.DEFAULT_MODELS, partial(load_backend, device="auto", cache_dir=cache)
+    )
 
 
 @pytest.fixture(scope="session")
@@ -37,6 +41,12 @@ def tx_service(tx_pool: ModelPool) -> Iterator[TranscriptionService]:
 
 @pytest.fixture(scope="session")
 def tx_app(tx_service: TranscriptionService) -> FastAPI:
+    return make_app(tx_service)
+
+
+@pytest.fixture
+def tx_own_app(tx_service: TranscriptionService) -> FastAPI:
+    """A new app over the shared real model, for a test that changes ``app.state``."""
     return make_app(tx_service)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from transcription.audio import AudioFormatError
+from transcription.audio import AudioFormatError, FrameTooLargeError
 from transcription.schemas import MessageError, ParamError, StreamParams
 from transcription.service import SessionLimitError
 from transcription.views import CLOSE_CODES, INTERNAL_ERROR, AccessError
@@ -26,6 +26,8 @@ def test_every_error_code_is_documented_with_its_close_code() -> None:
         "unsupported_language": CLOSE_CODES[ParamError],
         "too_many_sessions": CLOSE_CODES[SessionLimitError],
         "invalid_frame": CLOSE_CODES[AudioFormatError],
+        "not_raw_audio": CLOSE_CODES[AudioFormatError],
+        "frame_too_large": CLOSE_CODES[FrameTooLargeError],
         "invalid_message": CLOSE_CODES[MessageError],
         "internal_error": INTERNAL_ERROR,
         "forbidden_origin": CLOSE_CODES[AccessError],

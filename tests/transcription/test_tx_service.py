@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+from typing import Any
 
 import numpy as np
 import pytest
-from tx_fakes import FakeBackend, say, silence
+from tx_fakes import FakeBackend, fake_detector, say, silence
 
 from transcription.audio import AudioFormatError
 from transcription.schemas import StreamParams, parse_client_message, parse_stream_params
 from transcription.service import (
-    ModelPool,
+    LiveSession,
     ParamError,
     SessionLimitError,
     TranscriptionService,
 )
-from transcription.streaming import Backend
+from transcription.streaming import Context, Request, Segment, VoiceDetector
 
 
 def pcm(samples: np.ndarray) -> bytes:
@@ -52,21 +54,6 @@ def test_client_messages_are_validated() -> None:
     assert parse_client_message('{"type":"stop"}').type == "stop"
     context = parse_client_message('{"type":"context","hotwords":["a"],"prompt":"p"}')
     assert context.type == "context" and context.hotwords == ["a"] and context.prompt == "p"
-
-
-def test_model_pool_serves_english_from_tiny_en_and_the_rest_from_base() -> None:
-    loads: list[str] = []
-
-    def load(name: str) -> Backend:
-        loads.append(name)
-        return FakeBackend()
-
-    pool = ModelPool("tiny.en", load)
-    assert pool("en") is pool("en")
-    assert pool("zh") is pool(None)
-    assert pool("en") is not pool("zh")
-    assert loads == ["tiny.en", "base"]
-    assert ModelPool("small", load).model_for("zh") == "small"
 
 
 def test_a_session_transcribes_and_ends() -> None:
@@ -119,15 +106,22 @@ def test_torn_frame_raises_before_any_inference() -> None:
     asyncio.run(scenario())
 
 
-def test_inference_runs_on_one_worker_thread_off_the_loop() -> None:
-    threads: set[str] = set()
+def test_recognition_runs_on_one_worker_and_voice_activity_on_another() -> None:
+    """Neither blocks the event loop, and end-of-turn detection never queues behind a decode."""
+    recognised: set[str] = set()
+    detected: set[str] = set()
 
     class Spy(FakeBackend):
-        def speech_spans(self, audio: np.ndarray) -> list[tuple[float, float]]:
-            import threading
+        def transcribe(self, audio: np.ndarray, **options: Any) -> list[Segment]:
+            recognised.add(threading.current_thread().name)
+            return super().transcribe(audio, **options)
 
-            threads.add(threading.current_thread().name)
-            return super().speech_spans(audio)
+        def voice_detector(self) -> VoiceDetector:
+            def detector(frames: np.ndarray) -> np.ndarray:
+                detected.add(threading.current_thread().name)
+                return fake_detector(frames)
+
+            return detector
 
     async def one_call() -> None:
         async with service.session(StreamParams()) as live:
@@ -142,7 +136,69 @@ def test_inference_runs_on_one_worker_thread_off_the_loop() -> None:
         asyncio.run(scenario())
     finally:
         service.close()
-    assert len(threads) == 1 and next(iter(threads)).startswith("parley-asr")
+    assert len(recognised) == 1 and next(iter(recognised)).startswith("parley-asr")
+    assert len(detected) == 1 and next(iter(detected)).startswith("parley-vad")
+
+
+def test_finals_jump_the_queue_and_stale_partials_are_dropped() -> None:
+    """With the worker busy, a final queued after partials runs first; old partials expire."""
+    order: list[str] = []
+    gate = threading.Event()
+
+    async def scenario() -> list[str]:
+        service = TranscriptionService.with_backend(FakeBackend(), partial_max_age=0.0)
+        try:
+            blocker = service.run_offline(gate.wait)
+            task = asyncio.ensure_future(blocker)
+            backend = FakeBackend()
+            utterance = say("alpha")
+            drafts = [
+                service.recognise(backend, Request("partial", 0, utterance, 0, 1, Context()))
+                for _ in range(3)
+            ]
+            final = service.recognise(backend, Request("final", 0, utterance, 0, 1, Context()))
+            for future, name in [*zip(drafts, "abc", strict=True), (final, "final")]:
+                future.add_done_callback(lambda f, n=name: order.append(f"{n}:{len(f.result())}"))
+            gate.set()
+            await asyncio.gather(task, final, *drafts)
+            dropped = service.metrics.partials_dropped._value.get()
+            return [*order, f"dropped:{int(dropped)}"]
+        finally:
+            service.close()
+
+    assert asyncio.run(scenario()) == ["final:1", "a:0", "b:0", "c:0", "dropped:3"]
+
+
+def test_a_file_replayed_faster_than_real_time_keeps_memory_bounded() -> None:
+    """feed() waits for the worker once too much of this session's audio is queued."""
+    gate = threading.Event()
+
+    class Slow(FakeBackend):
+        def transcribe(self, audio: np.ndarray, **options: Any) -> list[Segment]:
+            gate.wait()
+            return super().transcribe(audio, **options)
+
+    async def scenario() -> bool:
+        service = TranscriptionService.with_backend(Slow())
+        try:
+            async with service.session(StreamParams()) as live:
+                utterance = pcm(np.concatenate([say("alpha", "bravo"), silence(0.8)]))
+                feeds = asyncio.ensure_future(_feed_many(live, utterance, 40))
+                await asyncio.sleep(0.2)
+                blocked = not feeds.done()
+                gate.set()
+                await feeds
+                await live.finish()
+                return blocked
+        finally:
+            service.close()
+
+    assert asyncio.run(scenario())
+
+
+async def _feed_many(live: LiveSession, frame: bytes, times: int) -> None:
+    for _ in range(times):
+        await live.feed(frame)
 
 
 def test_partials_are_skipped_while_the_worker_is_backed_up() -> None:
@@ -152,6 +208,8 @@ def test_partials_are_skipped_while_the_worker_is_backed_up() -> None:
         try:
             async with service.session(StreamParams()) as live:
                 events = await live.feed(pcm(say("alpha", "bravo", "charlie")))
+                if not overloaded:
+                    events += await live.poll()
                 return [str(e["type"]) for e in events + await live.finish()]
         finally:
             service.close()

@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from transcription.streaming import SAMPLE_RATE, FloatArray, Segment, Word
+from transcription.streaming import (
+    SAMPLE_RATE,
+    VAD_FRAME,
+    FloatArray,
+    Segment,
+    VoiceDetector,
+    Word,
+)
 
 VOCAB = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel")
 WORD_SECONDS = 0.4
@@ -60,6 +67,12 @@ def _runs(audio: FloatArray) -> list[tuple[int, int, float]]:
     return runs
 
 
+def fake_detector(frames: FloatArray) -> FloatArray:
+    """Speech probability = share of non-zero samples in each frame (tones are speech)."""
+    rows = frames.reshape(-1, VAD_FRAME)
+    return np.asarray((rows != 0).mean(axis=1), dtype=np.float32)
+
+
 @dataclass
 class Call:
     seconds: float
@@ -75,8 +88,8 @@ class FakeBackend:
 
     calls: list[Call] = field(default_factory=list)
 
-    def speech_spans(self, audio: FloatArray) -> list[tuple[float, float]]:
-        return [(s / SAMPLE_RATE, e / SAMPLE_RATE) for s, e, _ in _runs(audio)]
+    def voice_detector(self) -> VoiceDetector:
+        return fake_detector
 
     def transcribe(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,14 +12,25 @@ from starlette.testclient import WebSocketTestSession
 from transcription.audio import MULAW_TABLE, WavAudio, read_wav
 
 
-def send_audio(ws: WebSocketTestSession, audio: WavAudio, seconds: float = 0.1) -> None:
-    for chunk in audio.chunks(seconds):
+def send_audio(
+    ws: WebSocketTestSession, audio: WavAudio, seconds: float = 0.1, *, real_time_for: float = 0.0
+) -> None:
+    """Send ``audio`` in chunks: the first ``real_time_for`` seconds paced like a live call
+    (partials only exist while the speaker is still talking), the rest at once."""
+    for index, chunk in enumerate(audio.chunks(seconds)):
+        if index * seconds < real_time_for:
+            time.sleep(seconds)
         ws.send_bytes(chunk)
 
 
 def stop_and_collect(ws: WebSocketTestSession) -> list[dict[str, Any]]:
     """Send ``stop``; return every event up to and including ``end``."""
     ws.send_json({"type": "stop"})
+    return collect(ws)
+
+
+def collect(ws: WebSocketTestSession) -> list[dict[str, Any]]:
+    """Every event up to and including ``end`` (or ``error``)."""
     events = []
     while True:
         event = ws.receive_json()
