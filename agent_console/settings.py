@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     max_sessions: int = Field(
         16, description="Concurrent transcription streams; the next one is refused with an error."
     )
+    inference_workers: int | None = Field(
+        None,
+        ge=1,
+        le=16,
+        description="Model calls run at once, sharing the CPU cores; default one per core (best throughput on CPU). Use 1-2 on a GPU.",
+    )
     demo: bool = Field(
         False,
         description="Load demo users, cases, scripts and rules on start and print the logins.",

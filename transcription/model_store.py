@@ -219,3 +219,9 @@ def _package_dir(package: str) -> Path:
         return Path(str(resources.files(package)))
     except ModuleNotFoundError:
         raise ModelStoreError(f"model package {package!r} is not installed") from None
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (container CPU sets included), at most 16."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(usable or 1, 16))

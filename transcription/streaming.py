@@ -100,6 +100,10 @@ class StreamPolicy:
 
     partial_every: float = 0.6
     min_silence: float = 0.5
+    early_final: float | None = 0.2
+    """Silence after which the final is decoded speculatively (``None``: never). It is
+    sent once ``min_silence`` confirms the end, or dropped if the speaker goes on, so
+    the decode overlaps the wait instead of following it."""
     min_speech: float = 0.15
     max_utterance: float = 10.0
     commit_holdback: float = 1.0
@@ -186,7 +190,9 @@ class Request:
     utterance: int
     context: Context
     speech: tuple[int, int] = (0, 0)
-    """Stream samples where the VAD heard speech start and end (finals only)."""
+    """Stream samples where the VAD heard speech start and end."""
+    draft: int = 0
+    """Partials already shown for this utterance: a scheduler serves first drafts first."""
     id: int = field(default_factory=lambda: next(_request_ids))
 
     @property
@@ -234,6 +240,11 @@ class ChannelStream:
         self._floor = 0  # no request reaches back before this (a commit's cut)
         self._hold_from: int | None = None  # audio a pending commit's follow-up still needs
         self._waiting: list[tuple[int, int]] = []  # utterances closed during a commit
+        self._early: Request | None = None  # speculative final awaiting confirmation
+        self._early_result: list[Segment] | None = None  # its answer, if it came first
+        self._superseded: set[int] = set()  # speculative finals the speaker talked over
+        self._drafts = 0  # partials shown for the current utterance
+        self._outbox: list[Event] = []  # events decided outside resolve()
 
     @property
     def buffered_seconds(self) -> float:
@@ -264,7 +275,7 @@ class ChannelStream:
         if frames:
             probs = self._vad(self._slice(self._scored, self._scored + frames * VAD_FRAME))
             for prob in probs:
-                requests += self._frame(float(prob), context)
+                requests += self._frame(float(prob), context, speculate=partials)
         if self._speech_start is not None:
             requests += self._while_speaking(context, partials=partials)
         self._trim()
@@ -274,7 +285,7 @@ class ChannelStream:
         """End of stream: the utterance still being spoken (if any) is finalised."""
         requests: list[Request] = []
         if self._speech_start is not None:
-            requests += self._close(self._end, context)
+            requests += self._close(self._voiced, context)
         self._scored = self._end
         self._trim()
         return requests
@@ -285,13 +296,24 @@ class ChannelStream:
         """Turn a recognition result into events (and, after a commit, maybe a final)."""
         if request.kind == "partial":
             return self._resolve_partial(request, segments), []
-        if request.kind == "final":
-            return self._resolve_final(request, segments), []
-        return self._resolve_commit(request, segments)
+        if request.kind == "commit":
+            return self._resolve_commit(request, segments)
+        if request.id in self._superseded:
+            self._superseded.discard(request.id)
+            return [], []
+        if request is self._early:
+            self._early_result = segments  # held until min_silence confirms the end
+            return [], []
+        return self._resolve_final(request, segments), []
+
+    def take_events(self) -> list[Event]:
+        """Events decided while pushing audio (a speculative final confirmed)."""
+        events, self._outbox = self._outbox, []
+        return events
 
     # --- voice activity -------------------------------------------------------------
 
-    def _frame(self, prob: float, context: Context) -> list[Request]:
+    def _frame(self, prob: float, context: Context, *, speculate: bool) -> list[Request]:
         """Advance the speech/silence state machine by one scored frame."""
         start, self._scored = self._scored, self._scored + VAD_FRAME
         policy = self._policy
@@ -302,10 +324,27 @@ class ChannelStream:
             return []
         if prob >= policy.threshold - 0.15:
             self._voiced = self._scored
+            self._drop_early()  # the speaker went on: the speculative final is void
             return []
-        if self._scored - self._voiced < _samples(policy.min_silence):
-            return []
-        return self._close(self._voiced, context)
+        silent = self._scored - self._voiced
+        if silent >= _samples(policy.min_silence):
+            return self._close(self._voiced, context)
+        if (
+            speculate
+            and policy.early_final is not None
+            and silent >= _samples(policy.early_final)
+            and self._early is None
+            and not self._commit_pending
+            and self._voiced - self._speech_start >= _samples(policy.min_speech)
+        ):
+            self._early = self._request("final", self._speech_start, self._voiced, context)
+            return [self._early]
+        return []
+
+    def _drop_early(self) -> None:
+        if self._early is not None:
+            self._superseded.add(self._early.id)
+            self._early, self._early_result = None, None
 
     def _close(self, end: int, context: Context) -> list[Request]:
         """The utterance ended at stream sample ``end``: request its final."""
@@ -315,13 +354,26 @@ class ChannelStream:
         if self._commit_pending:
             self._waiting.append((start, end))  # its start depends on the commit's cut
             return []
+        early, result = self._early, self._early_result
+        self._early, self._early_result = None, None
+        if early is not None and early.speech == (start, end):
+            self._new_utterance()  # confirmed: its final is already decoded or on its way
+            if result is not None:
+                self._outbox += self._resolve_final(early, result)
+            return []
+        if early is not None:
+            self._superseded.add(early.id)
         return self._final(start, end, context)
 
-    def _final(self, start: int, end: int, context: Context) -> list[Request]:
+    def _new_utterance(self) -> None:
         self._utterance += 1
         self._partial_pending = False
         self._last_partial_at = None
         self._last_partial_text = ""
+        self._drafts = 0
+
+    def _final(self, start: int, end: int, context: Context) -> list[Request]:
+        self._new_utterance()
         if end - start < _samples(self._policy.min_speech):
             return []  # a click or a breath, not an utterance
         return [self._request("final", start, end, context)]
@@ -331,8 +383,8 @@ class ChannelStream:
         start = self._speech_start
         assert start is not None
         policy = self._policy
-        if self._commit_pending:
-            return []
+        if self._commit_pending or self._early is not None:
+            return []  # a commit is decoding, or the speaker has paused
         if self._end - start >= _samples(policy.max_utterance):
             self._commit_pending = True
             self._hold_from = start
@@ -360,6 +412,7 @@ class ChannelStream:
             self._utterance,
             context,
             (start, end),
+            self._drafts,
         )
 
     def _trim(self) -> None:
@@ -389,6 +442,7 @@ class ChannelStream:
         if not text or text == self._last_partial_text:
             return []
         self._last_partial_text = text
+        self._drafts += 1
         return [Partial(self.channel, self.speaker, text, request.speech[0] / SAMPLE_RATE)]
 
     def _resolve_final(self, request: Request, segments: list[Segment]) -> list[Event]:
@@ -416,9 +470,6 @@ class ChannelStream:
         the hold-back point is dropped, so a noisy line cannot grow the buffer.
         """
         self._commit_pending = False
-        self._partial_pending = False
-        self._last_partial_at = None
-        self._last_partial_text = ""
         words = [w for s in segments for w in s.words]
         limit = request.seconds - self._policy.commit_holdback
         kept = [w for w in words if w.end <= limit]
@@ -442,7 +493,7 @@ class ChannelStream:
         cut = max(cut, request.speech[0])
         self._floor = cut  # committed words must not be read again through the padding
         self._hold_from = None
-        self._utterance += 1
+        self._new_utterance()
         requests: list[Request] = []
         waiting, self._waiting = self._waiting, []
         for index, (start, end) in enumerate(waiting):
@@ -503,13 +554,19 @@ class StreamSession:
     ) -> tuple[list[Event], list[Request]]:
         return self.channels[request.channel].resolve(request, segments)
 
+    def take_events(self) -> list[Event]:
+        """Events the policy decided without a new answer (confirmed speculative finals)."""
+        return [e for ch in self.channels for e in ch.take_events()]
+
     def feed(self, samples: Sequence[FloatArray], *, partials: bool = True) -> list[Event]:
         """:meth:`push` and recognise every request at once (tests, offline replay)."""
-        return self.run(self.push(samples, partials=partials))
+        requests = self.push(samples, partials=partials)
+        return self.take_events() + self.run(requests)
 
     def flush(self) -> list[Event]:
         """:meth:`close` and recognise at once: every pending utterance becomes a final."""
-        return self.run(self.close())
+        requests = self.close()
+        return self.take_events() + self.run(requests)
 
     def run(self, requests: list[Request]) -> list[Event]:
         """Recognise ``requests`` in order with this session's backend, inline."""
@@ -518,7 +575,7 @@ class StreamSession:
         while queue:
             request = queue.pop(0)
             done, more = self.resolve(request, recognise(self.backend, request))
-            events += done
+            events += done + self.take_events()
             queue += more
         return events
 

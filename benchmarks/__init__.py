@@ -1,0 +1,1 @@
+"""Benchmarks: printed figures, not tests (run them with ``python -m benchmarks.NAME``)."""
