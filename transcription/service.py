@@ -147,10 +147,11 @@ class _Job:
 class Scheduler:
     """Inference worker threads, each taking the most urgent job first.
 
-    Priorities: finals and commits, then whole-file requests, then partials; FIFO within
-    a priority, so a channel's finals keep their order. A partial older than
-    ``partial_max_age`` when its turn comes is answered with no segments (the policy
-    then simply shows no draft) and counted as dropped.
+    Priorities: finals and commits, then whole-file requests, then partials (first
+    drafts of an utterance before refreshed ones); FIFO within a priority. With several
+    workers, partials never occupy all of them, so a final starts at once. A partial
+    older than ``partial_max_age`` when its turn comes is answered with no segments (the
+    policy then simply shows no draft) and counted as dropped.
     """
 
     def __init__(
@@ -166,6 +167,8 @@ class Scheduler:
         self._seq = itertools.count()
         self._wake = threading.Condition()
         self._closed = False
+        self._drafting = 0
+        self._max_drafting = max(1, workers - 1)
         self._threads = [
             threading.Thread(target=self._work, name=f"parley-asr-{n}", daemon=True)
             for n in range(workers)
@@ -187,7 +190,7 @@ class Scheduler:
                 raise RuntimeError("the transcription service is shut down")
             heapq.heappush(self._jobs, job)
             self._metrics.queue_depth.set(len(self._jobs))
-            self._wake.notify()
+            self._wake.notify_all()
         return future
 
     def close(self) -> None:
@@ -203,28 +206,47 @@ class Scheduler:
             thread.join()
 
     def _next(self) -> _Job | None:
+        """The most urgent job this worker may run; drafts may not occupy every worker."""
         with self._wake:
-            while not self._jobs and not self._closed:
+            while not self._closed and not self._runnable():
                 self._wake.wait()
             if self._closed:
                 return None
             job = heapq.heappop(self._jobs)
+            if job.priority >= DRAFT:
+                self._drafting += 1
             self._metrics.queue_depth.set(len(self._jobs))
             return job
 
+    def _runnable(self) -> bool:
+        """A final can always start; a draft only while another worker stays free for
+        finals, so a turn's end never waits for a whole partial decode on every worker."""
+        if not self._jobs:
+            return False
+        return self._jobs[0].priority < DRAFT or self._drafting < self._max_drafting
+
     def _work(self) -> None:
         while (job := self._next()) is not None:
-            if job.priority == DRAFT and time.monotonic() - job.created > self._partial_max_age:
-                self._metrics.partials_dropped.inc()
-                _settle(job.future, [], None)
-                continue
-            started = time.monotonic()
             try:
-                result, error = job.work(), None
-            except BaseException as exc:  # handed to the awaiting coroutine
-                result, error = None, exc
-            self._metrics.decode_seconds.labels(job.kind).observe(time.monotonic() - started)
-            _settle(job.future, result, error)
+                self._run(job)
+            finally:
+                if job.priority >= DRAFT:
+                    with self._wake:
+                        self._drafting -= 1
+                        self._wake.notify_all()
+
+    def _run(self, job: _Job) -> None:
+        if job.priority >= DRAFT and time.monotonic() - job.created > self._partial_max_age:
+            self._metrics.partials_dropped.inc()
+            _settle(job.future, [], None)
+            return
+        started = time.monotonic()
+        try:
+            result, error = job.work(), None
+        except BaseException as exc:  # handed to the awaiting coroutine
+            result, error = None, exc
+        self._metrics.decode_seconds.labels(job.kind).observe(time.monotonic() - started)
+        _settle(job.future, result, error)
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
@@ -313,16 +335,16 @@ class LiveSession:
         (``views`` runs it beside the receive loop).
         """
         while not self._finished:
-            futures = [f for _, f in self._pending]
-            if not futures:
-                self._submitted.clear()
-                await self._submitted.wait()
-                continue
-            await asyncio.wait(futures, return_when=asyncio.FIRST_COMPLETED)
             async with self._lock:
                 messages = self._collect()
             if messages:
                 return messages
+            futures = [f for _, f in self._pending if not f.done()]
+            if futures:
+                await asyncio.wait(futures, return_when=asyncio.FIRST_COMPLETED)
+            else:
+                self._submitted.clear()
+                await self._submitted.wait()
         return []
 
     def cancel(self) -> None:
@@ -351,9 +373,13 @@ class LiveSession:
         """Resolve finished requests in submission order; keep the rest in flight."""
         messages, self._collected = self._collected, []
         waiting: list[tuple[Request, asyncio.Future[list[Segment]]]] = []
+        blocked: set[int] = set()  # channels with an earlier final still being decoded
         for request, future in self._pending:
-            if not future.done():
+            in_order = request.partial or request.channel not in blocked
+            if not future.done() or not in_order:
                 waiting.append((request, future))
+                if not request.partial:
+                    blocked.add(request.channel)
                 continue
             if future.cancelled():
                 continue

@@ -109,7 +109,7 @@ class StreamPolicy:
     commit_holdback: float = 1.0
     pad: float = 0.2
     min_partial: float = 0.3
-    threshold: float = 0.5
+    threshold: float = 0.35
     """Speech probability that starts speech; it ends below ``threshold - 0.15``."""
     partials: bool = True
 
