@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 
-.PHONY: install run test lint typecheck unit browser-deps bench lock clean
+.PHONY: install run test lint typecheck unit browser-deps bench bench-transcription lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,8 +42,12 @@ unit: install
 test: install browser-deps lint typecheck
 	$(BIN)/pytest
 
-bench: install
+bench: install bench-transcription
 	$(BIN)/python benchmarks/live_call_latency.py
+
+# Streaming latency, accuracy and capacity (several minutes; see docs/transcription-service.md).
+bench-transcription: install
+	$(BIN)/python -m benchmarks.streaming_transcription
 
 # Regenerate the pinned lock after editing dependencies in pyproject.toml.
 lock:

@@ -68,6 +68,16 @@ class Settings(BaseSettings):
         le=16,
         description="Model calls run at once, sharing the CPU cores; default one per core (best throughput on CPU). Use 1-2 on a GPU.",
     )
+    end_of_turn_silence: float = Field(
+        0.5,
+        ge=0.2,
+        le=3.0,
+        description="Seconds of silence that end an utterance and trigger its final; shorter is faster but splits sentences at pauses.",
+    )
+    simplified_chinese: bool = Field(
+        True,
+        description="Convert Chinese transcripts to Simplified characters (OpenCC), as the QA rules and scripts expect.",
+    )
     demo: bool = Field(
         False,
         description="Load demo users, cases, scripts and rules on start and print the logins.",

@@ -81,10 +81,12 @@ class FasterWhisperBackend:
         device: str = "auto",
         cache_dir: Path | None = None,
         workers: int = 1,
+        simplified_chinese: bool = True,
     ) -> None:
         """``workers`` concurrent calls share the cores: each gets ``cores // workers``
         threads. On a 2-core box two single-threaded calls decode ~50 % more per second
-        than one call on two threads (CTranslate2's ``num_workers``); see the service."""
+        than one call on two threads (CTranslate2's ``num_workers``); see the service.
+        ``simplified_chinese=False`` keeps Chinese in whatever script Whisper wrote."""
         self.model = model
         self.device, self.compute_type = pick_device(device)
         path = model_store.resolve_model(model, cache_dir or Path("data/models"))
@@ -97,7 +99,7 @@ class FasterWhisperBackend:
             num_workers=workers,
             local_files_only=True,
         )
-        self._to_simplified = opencc.OpenCC("t2s")
+        self._to_simplified = opencc.OpenCC("t2s") if simplified_chinese else None
 
     @property
     def multilingual(self) -> bool:
@@ -189,7 +191,7 @@ class FasterWhisperBackend:
         return kept
 
     def _segment(self, raw: Any, chinese: bool) -> Segment:
-        convert = self._to_simplified.convert if chinese else _same
+        convert = self._to_simplified.convert if chinese and self._to_simplified else _same
         words = tuple(
             Word(convert(w.word), float(w.start), float(w.end), float(w.probability))
             for w in raw.words or ()

@@ -126,12 +126,20 @@ class ServiceSettings(Protocol):
     @property
     def inference_workers(self) -> int | None: ...
 
+    @property
+    def end_of_turn_silence(self) -> float: ...
 
-def load_backend(model: str, device: str, cache_dir: Path, workers: int = 1) -> Backend:
+    @property
+    def simplified_chinese(self) -> bool: ...
+
+
+def load_backend(
+    model: str, device: str, cache_dir: Path, workers: int = 1, simplified_chinese: bool = True
+) -> Backend:
     """Load a faster-whisper model (imported here so tests of the policy never pay for it)."""
     from transcription.backend import FasterWhisperBackend
 
-    return FasterWhisperBackend(model, device, cache_dir, workers)
+    return FasterWhisperBackend(model, device, cache_dir, workers, simplified_chinese)
 
 
 @dataclass(order=True)
@@ -409,7 +417,7 @@ class TranscriptionService:
         self.metrics = ServiceMetrics()
         self.ready = False
         self._backend_for = backend_for
-        self._policy = policy or StreamPolicy()
+        self.policy = policy or StreamPolicy()
         self._scheduler = Scheduler(self.metrics, workers=workers, partial_max_age=partial_max_age)
         self._vad = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parley-vad")
         self._active = 0
@@ -427,9 +435,11 @@ class TranscriptionService:
             device=settings.device,
             cache_dir=settings.model_cache_dir,
             workers=workers,
+            simplified_chinese=settings.simplified_chinese,
         )
         pool = model_store.ModelPool(settings.models, load)
-        return cls(pool, max_sessions=settings.max_sessions, workers=workers)
+        policy = StreamPolicy(min_silence=settings.end_of_turn_silence)
+        return cls(pool, max_sessions=settings.max_sessions, workers=workers, policy=policy)
 
     @classmethod
     def with_backend(cls, backend: Backend, **options: Any) -> TranscriptionService:
@@ -473,7 +483,7 @@ class TranscriptionService:
                 FINAL, "load", partial(self._backend_for, language)
             )
             stream = StreamSession(
-                backend, channels=params.channels, language=language, policy=self._policy
+                backend, channels=params.channels, language=language, policy=self.policy
             )
             live = LiveSession(self, stream, params)
             yield live

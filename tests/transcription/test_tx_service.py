@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from tx_fakes import FakeBackend, fake_detector, say, silence
 
+from agent_console.settings import Settings
 from transcription.audio import AudioFormatError
 from transcription.schemas import StreamParams, parse_client_message, parse_stream_params
 from transcription.service import (
@@ -18,7 +20,7 @@ from transcription.service import (
     SessionLimitError,
     TranscriptionService,
 )
-from transcription.streaming import Context, Request, Segment, VoiceDetector
+from transcription.streaming import Backend, Context, Request, Segment, VoiceDetector
 
 
 def pcm(samples: np.ndarray) -> bytes:
@@ -216,3 +218,36 @@ def test_partials_are_skipped_while_the_worker_is_backed_up() -> None:
 
     assert "partial" in asyncio.run(scenario(False))
     assert asyncio.run(scenario(True)) == ["final", "end"]
+
+
+def test_settings_choose_trailing_silence_script_and_workers(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    loads: list[dict[str, Any]] = []
+
+    def fake_load(model: str, **options: Any) -> Backend:
+        loads.append({"model": model, **options})
+        return FakeBackend()
+
+    monkeypatch.setattr("transcription.service.load_backend", fake_load)
+    settings = Settings(
+        data_dir=tmp_path,
+        end_of_turn_silence=1.2,
+        simplified_chinese=False,
+        inference_workers=3,
+    )
+    service = TranscriptionService.from_settings(settings)
+    try:
+        service.backend("zh")
+        assert service.policy.min_silence == 1.2
+        assert loads == [
+            {
+                "model": "base",
+                "device": "auto",
+                "cache_dir": tmp_path / "models",
+                "workers": 3,
+                "simplified_chinese": False,
+            }
+        ]
+    finally:
+        service.close()
