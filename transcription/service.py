@@ -244,6 +244,8 @@ class Scheduler:
                         self._wake.notify_all()
 
     def _run(self, job: _Job) -> None:
+        if job.future.cancelled():
+            return  # the session is gone: nobody wants this decode
         if job.priority >= DRAFT and time.monotonic() - job.created > self._partial_max_age:
             self._metrics.partials_dropped.inc()
             _settle(job.future, [], None)
@@ -347,12 +349,13 @@ class LiveSession:
                 messages = self._collect()
             if messages:
                 return messages
-            futures = [f for _, f in self._pending if not f.done()]
-            if futures:
-                await asyncio.wait(futures, return_when=asyncio.FIRST_COMPLETED)
-            else:
-                self._submitted.clear()
-                await self._submitted.wait()
+            self._submitted.clear()
+            futures: list[asyncio.Future[Any]] = [f for _, f in self._pending if not f.done()]
+            submitted = asyncio.ensure_future(self._submitted.wait())
+            try:  # wake for any answer, including one to a request made after this wait began
+                await asyncio.wait([*futures, submitted], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                submitted.cancel()
         return []
 
     def cancel(self) -> None:
@@ -383,20 +386,31 @@ class LiveSession:
         waiting: list[tuple[Request, asyncio.Future[list[Segment]]]] = []
         blocked: set[int] = set()  # channels with an earlier final still being decoded
         for request, future in self._pending:
-            in_order = request.partial or request.channel not in blocked
-            if not future.done() or not in_order:
+            if not future.done() or request.channel in blocked:
+                # a channel's events keep their order: nothing overtakes an earlier final
                 waiting.append((request, future))
                 if not request.partial:
                     blocked.add(request.channel)
                 continue
-            if future.cancelled():
-                continue
-            events, more = self._stream.resolve(request, future.result())
+            events, more = self._stream.resolve(request, self._segments(request, future))
             events += self._stream.take_events()
             messages += [self._service.emit(e) for e in events]
             waiting += [(r, self._service.recognise(self._stream.backend, r)) for r in more]
         self._pending = waiting
         return messages
+
+    def _segments(self, request: Request, future: asyncio.Future[list[Segment]]) -> list[Segment]:
+        """The answer, or none when the decode failed or was cancelled.
+
+        The policy still hears about the request (a commit must release its channel),
+        and one failed decode costs one utterance, not the call.
+        """
+        if future.cancelled():
+            return []
+        if (error := future.exception()) is not None:
+            logger.error("recognition of a %s failed", request.kind, exc_info=error)
+            return []
+        return future.result()
 
 
 class TranscriptionService:

@@ -26,9 +26,9 @@ while tests and offline callers use :meth:`StreamSession.feed`, which runs them 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import count
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -171,7 +171,7 @@ class Final:
 
 Event = Partial | Final
 Kind = Literal["partial", "final", "commit"]
-_request_ids = count()
+_request_ids = itertools.count()
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -343,7 +343,8 @@ class ChannelStream:
 
     def _drop_early(self) -> None:
         if self._early is not None:
-            self._superseded.add(self._early.id)
+            if self._early_result is None:  # its answer is still to come: ignore it then
+                self._superseded.add(self._early.id)
             self._early, self._early_result = None, None
 
     def _close(self, end: int, context: Context) -> list[Request]:
@@ -361,7 +362,7 @@ class ChannelStream:
             if result is not None:
                 self._outbox += self._resolve_final(early, result)
             return []
-        if early is not None:
+        if early is not None and result is None:
             self._superseded.add(early.id)
         return self._final(start, end, context)
 
@@ -472,7 +473,9 @@ class ChannelStream:
         self._commit_pending = False
         words = [w for s in segments for w in s.words]
         limit = request.seconds - self._policy.commit_holdback
-        kept = [w for w in words if w.end <= limit]
+        kept = list(itertools.takewhile(lambda w: w.end <= limit, words))
+        if not kept and words and words[0].start < self._policy.pad + 0.1:
+            kept = words[:1]  # one word stretched over the hold-back: commit it, move on
         events: list[Event] = []
         if kept:
             following = words[len(kept)].start if len(kept) < len(words) else limit

@@ -20,7 +20,14 @@ from transcription.service import (
     SessionLimitError,
     TranscriptionService,
 )
-from transcription.streaming import Backend, Context, Request, Segment, VoiceDetector
+from transcription.streaming import (
+    Backend,
+    Context,
+    Request,
+    Segment,
+    StreamPolicy,
+    VoiceDetector,
+)
 
 
 def pcm(samples: np.ndarray) -> bytes:
@@ -251,3 +258,27 @@ def test_settings_choose_trailing_silence_script_and_workers(
         ]
     finally:
         service.close()
+
+
+def test_a_failed_decode_costs_one_utterance_not_the_call() -> None:
+    class Flaky(FakeBackend):
+        failed = False
+
+        def transcribe(self, audio: np.ndarray, **options: Any) -> list[Segment]:
+            if not options.get("partial") and not self.failed:
+                self.failed = True
+                raise RuntimeError("CUDA out of memory")
+            return super().transcribe(audio, **options)
+
+    async def scenario() -> list[str]:
+        service = TranscriptionService.with_backend(Flaky(), policy=StreamPolicy(early_final=None))
+        try:
+            async with service.session(StreamParams()) as live:
+                speech = np.concatenate([say("alpha"), silence(1.0), say("bravo"), silence(1.0)])
+                events = await live.feed(pcm(speech))
+                events += await live.finish()
+                return [str(e.get("text", e["type"])) for e in events if e["type"] != "partial"]
+        finally:
+            service.close()
+
+    assert asyncio.run(scenario()) == ["bravo", "end"]
