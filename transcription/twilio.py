@@ -15,7 +15,6 @@ import base64
 import binascii
 import json
 import logging
-import secrets
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -271,7 +270,7 @@ async def twilio_stream(websocket: WebSocket) -> None:
         authorised = _access_at_connect(websocket)
         start = await _wait_for_start(websocket)
         if not authorised:
-            _check_token(websocket, start.custom_parameters.get("token", ""))
+            views.check_token(websocket.app, start.custom_parameters.get("token", ""))
         params = stream_params(start, websocket.query_params.get("language"))
         hints = context(start.custom_parameters)
         logger.info("Twilio stream %s of call %s: %s", start.stream_sid, start.call_sid, params)
@@ -296,12 +295,6 @@ def _access_at_connect(websocket: WebSocket) -> bool:
             raise
         return False
     return True
-
-
-def _check_token(websocket: WebSocket, sent: str) -> None:
-    expected: str = websocket.app.state.transcription_token
-    if not secrets.compare_digest(sent.encode(), expected.encode()):
-        raise AccessError("unauthorized", "a valid transcription token is required")
 
 
 async def _wait_for_start(websocket: WebSocket) -> StartInfo:
