@@ -27,7 +27,7 @@ from qa_review.engine import Hit, RequiredStatementTracker, RuleEngine
 from qa_review.models import QaFlag
 from scripts_library import service as scripts_service
 from scripts_library.intents import IntentScore, detect_intents
-from transcription.service import StreamParams, Transcriber
+from transcription.service import StreamParams, Transcriber, TranscriptionSession
 
 log = logging.getLogger(__name__)
 
@@ -145,10 +145,7 @@ class LiveCall:
             async with transcriber.session(params) as stream:
                 stream.set_context(self.context.hotwords)
                 self._set_status("live")
-                await self._handle_all(await stream.feed(first))
-                async for data, _ in chunks:
-                    await self._handle_all(await stream.feed(data))
-                await self._handle_all(await stream.finish())
+                await self._stream_audio(stream, first, chunks)
         except asyncio.CancelledError:
             final_status = CallStatus.INTERRUPTED
             raise
@@ -184,6 +181,43 @@ class LiveCall:
     def _end(self, status: CallStatus) -> None:
         with transaction(self._factory) as session:
             case_service.end_call(session=session, call_id=self.context.call_id, status=status)
+
+    async def _stream_audio(
+        self,
+        stream: TranscriptionSession,
+        first: bytes,
+        chunks: AsyncIterator[tuple[bytes, StreamParams]],
+    ) -> None:
+        """Send the audio; handle events as soon as the service has them, in order.
+
+        Events come back both from each frame's ``feed`` and, between frames, from
+        ``poll``; both hand them to one queue without awaiting in between, so one handler
+        sees them in the order the service produced them.
+        """
+        inbox: asyncio.Queue[list[dict[str, Any]] | None] = asyncio.Queue()
+
+        async def pushed() -> None:
+            while messages := await stream.poll():
+                inbox.put_nowait(messages)
+
+        async def send() -> None:
+            try:
+                inbox.put_nowait(await stream.feed(first))
+                async for data, _ in chunks:
+                    inbox.put_nowait(await stream.feed(data))
+                inbox.put_nowait(await stream.finish())
+            finally:
+                inbox.put_nowait(None)
+
+        tasks = [asyncio.create_task(pushed()), asyncio.create_task(send())]
+        try:
+            while (messages := await inbox.get()) is not None:
+                await self._handle_all(messages)
+            await tasks[1]  # re-raise a failure of the sender
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _handle_all(self, messages: list[dict[str, Any]]) -> None:
         for message in messages:

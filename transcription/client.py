@@ -26,6 +26,8 @@ from transcription.service import SessionLimitError
 Message = dict[str, Any]
 _ERRORS: dict[str, type[ProtocolError]] = {
     "invalid_frame": AudioFormatError,
+    "not_raw_audio": AudioFormatError,
+    "frame_too_large": AudioFormatError,
     "invalid_message": MessageError,
     "too_many_sessions": SessionLimitError,
 }
@@ -47,6 +49,7 @@ class RemoteSession:
         self._events: list[Message] = []
         self._error: ProtocolError | None = None
         self._context: str | None = None  # sent ahead of the next frame
+        self._arrived = asyncio.Event()
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
@@ -92,14 +95,25 @@ class RemoteSession:
                     "connection_closed", "the transcription service closed the stream"
                 )
 
+    async def poll(self) -> list[Message]:
+        """Wait for events the server pushes between frames; ``[]`` once the stream is over."""
+        while not self._events and self._error is None and not self._reader.done():
+            self._arrived.clear()
+            await self._arrived.wait()
+        return self._take() if self._events or self._error else []
+
     async def _read(self) -> None:
-        with contextlib.suppress(ConnectionClosed):
-            async for frame in self._ws:
-                event = json.loads(frame)
-                if event.get("type") == "error":
-                    self._error = protocol_error(event)
-                else:
-                    self._events.append(event)
+        try:
+            with contextlib.suppress(ConnectionClosed):
+                async for frame in self._ws:
+                    event = json.loads(frame)
+                    if event.get("type") == "error":
+                        self._error = protocol_error(event)
+                    else:
+                        self._events.append(event)
+                    self._arrived.set()
+        finally:
+            self._arrived.set()
 
     def _take(self) -> list[Message]:
         """Events received so far; an error is raised only once every earlier event is out."""

@@ -42,6 +42,7 @@ class ScriptedSession:
         self.batches = batches
         self.session_id = "scripted"
         self.hotwords: Sequence[str] = ()
+        self.finished = asyncio.Event()
 
     async def feed(self, data: bytes) -> list[dict[str, Any]]:
         return self.batches.pop(0) if self.batches else []
@@ -50,7 +51,13 @@ class ScriptedSession:
         self.hotwords = hotwords
 
     async def finish(self) -> list[dict[str, Any]]:
+        self.finished.set()
         return [*[m for batch in self.batches for m in batch], {"type": "end"}]
+
+    async def poll(self) -> list[dict[str, Any]]:
+        """Everything arrives with a frame here; nothing is pushed in between."""
+        await self.finished.wait()
+        return []
 
 
 class ScriptedTranscriber:

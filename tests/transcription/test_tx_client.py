@@ -93,3 +93,23 @@ def test_remote_session_connect_is_the_console_entry_point(server_url: str) -> N
             return await remote.finish()
 
     assert asyncio.run(call()) == [{"type": "end"}]
+
+
+def test_events_are_pushed_between_frames(server_url: str, shared_audio: Path) -> None:
+    """After the last frame, poll() hands over the final without another frame or stop."""
+    audio = read_wav(shared_audio / "deepspeech_LDC93S1.wav")
+    silence = b"\0" * (2 * audio.sample_rate)  # one second, enough to end the utterance
+
+    async def call() -> list[dict[str, Any]]:
+        async with RemoteTranscriber(server_url).session(StreamParams(language="en")) as remote:
+            speech = audio.chunks(0.1)[:26]  # stop inside the last word: no pause yet
+            for chunk in [*speech, silence]:  # the turn can only end in this last frame
+                await remote.feed(chunk)
+            pushed: list[dict[str, Any]] = []
+            while not any(e["type"] == "final" for e in pushed):
+                pushed += await asyncio.wait_for(remote.poll(), timeout=60)
+            await remote.finish()
+            return pushed
+
+    finals = [e for e in asyncio.run(call()) if e["type"] == "final"]
+    assert "water" in " ".join(f["text"] for f in finals).lower()
