@@ -39,12 +39,6 @@ CHINESE = ("zh", "yue")
 ZH_PROMPT = "以下是普通话的句子。"
 """Without a prompt Whisper often writes Chinese unpunctuated or in Traditional script."""
 
-LOOP_RATIO = {"zh": 1.6}
-"""gzip ratio above which a final is decoded again at a higher temperature (Whisper's
-own loop check). 2.4 suits English; Chinese UTF-8 text compresses far less (1.1-1.3
-measured on shared/audio), so base's loops ("我会说一句话,我会说一句话,...", ~1.8-2.2)
-slipped under 2.4."""
-
 PROMPT_TOKENS = 96
 HOTWORD_TOKENS = 64
 MAX_NEW_TOKENS = 224
@@ -142,7 +136,6 @@ class FasterWhisperBackend:
             initial_prompt=self._clip(prompt, PROMPT_TOKENS, keep_end=True),
             hotwords=self._clip(hotwords, HOTWORD_TOKENS, keep_end=False),
             max_new_tokens=min(MAX_NEW_TOKENS, 24 + int(12 * len(audio) / SAMPLE_RATE)),
-            compression_ratio_threshold=LOOP_RATIO.get(language or "", 2.4),
             vad_filter=False,
         )
         first_window = itertools.islice(segments, 1)  # lazy: later windows are never decoded
