@@ -48,7 +48,8 @@ MAX_NEW_TOKENS = 224
 _NEVER_SPOKEN = re.compile(
     r"thanks? (you )?(so much )?for watching|subscribe to (my|our|the) channel|amara\.org"
     r"|字幕(由|by|提供|制作|製作|志愿者|志願者)|明镜与点点|明鏡與點點|点赞.{0,8}订阅|點贊.{0,8}訂閱"
-    r"|(谢谢|謝謝|感谢|感謝)(大家|您)?的?(观看|觀看|收看)",
+    r"|(谢谢|謝謝|感谢|感謝)(大家|您)?的?(观看|觀看|收看)"
+    r"|普通[话話]的句子",  # ZH_PROMPT read back: Whisper echoes its prompt on unclear audio
     re.IGNORECASE,
 )
 """Phrases a debt-collection call does not contain but Whisper emits on non-speech."""

@@ -20,6 +20,7 @@ def seg(text: str, no_speech: float = 0.05, logprob: float = -0.2) -> Segment:
         "字幕由Amara.org社区提供",
         "请不吝点赞 订阅 转发 打赏支持明镜与点点栏目",
         "谢谢观看",
+        "以下是普通话的句子。",  # the Chinese prompt, read back
     ],
 )
 def test_stock_phrases_whisper_invents_are_dropped(text: str) -> None:
