@@ -45,9 +45,11 @@ import json
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import numpy as np
 
@@ -65,12 +67,32 @@ STAGGER = 3.0
 """Calls of one level start a random 0-3 s apart, so their turns do not all end at once."""
 
 
+class Streamer(Protocol):
+    """Streams one call to the service under test (Parley here, WhisperLive beside it)."""
+
+    def __call__(
+        self, call: Call, *, frame_seconds: float = 0.1, delay: float = 0.0, realtime: bool = True
+    ) -> Awaitable[StreamResult]: ...
+
+
+@dataclass(frozen=True)
+class Target:
+    """The service the calls go to: how to stream to it, and its process for RSS."""
+
+    stream: Streamer
+    pid: int | None = None
+
+    @classmethod
+    def parley(cls, server: Server) -> Target:
+        return cls(partial(stream_call, server.url), server.pid)
+
+
 # --- running -------------------------------------------------------------------------
 
 
-def run_language(server: Server, language: Language, run: RunOptions, data_dir: Path) -> Report:
+def run_language(target: Target, language: Language, run: RunOptions, data_dir: Path) -> Report:
     """Streams at every level and the non-speech check, then offline on the same calls."""
-    report, calls = asyncio.run(measure_streams(server, language, run))
+    report, calls = asyncio.run(measure_streams(target, language, run))
     started = time.monotonic()
     report.offline = transcribe_offline(calls, language, data_dir)
     _progress(f"{language}: offline transcription took {time.monotonic() - started:.0f} s")
@@ -82,24 +104,24 @@ def run_language(server: Server, language: Language, run: RunOptions, data_dir: 
 
 
 async def measure_streams(
-    server: Server, language: Language, run: RunOptions
+    target: Target, language: Language, run: RunOptions
 ) -> tuple[Report, list[Call]]:
     """Every concurrency level in turn, then the non-speech check, for one language."""
     report = Report(language)
     calls = [callgen.compose(language, run.seed + i, run.call) for i in range(max(run.levels))]
-    await warm_up(server, language, run)
+    await warm_up(target, language, run)
     for count in run.levels:
         started = time.monotonic()
-        level, results = await stream_level(server, calls[:count], run)
+        level, results = await stream_level(target, calls[:count], run)
         report.add(level, results)
         _progress(f"{language}: {count} call(s) streamed in {time.monotonic() - started:.0f} s")
     if run.nonspeech_seconds > 0:
-        report.nonspeech = await check_nonspeech(server, language, run)
+        report.nonspeech = await check_nonspeech(target, language, run)
         _progress(f"{language}: non-speech check done")
     return report, calls
 
 
-async def warm_up(server: Server, language: Language, run: RunOptions) -> None:
+async def warm_up(target: Target, language: Language, run: RunOptions) -> None:
     """Two short calls (PCM and μ-law) at full speed, so models, resamplers and buffers are
     in place before anything is timed or the server's idle memory is read."""
     wires: tuple[WireChoice, ...] = ("pcm", "mulaw")
@@ -108,23 +130,23 @@ async def warm_up(server: Server, language: Language, run: RunOptions) -> None:
         for i, wire in enumerate(wires)
     ]
     results = await asyncio.gather(
-        *(stream_call(server.url, c, frame_seconds=0.25, realtime=False) for c in calls)
+        *(target.stream(c, frame_seconds=0.25, realtime=False) for c in calls)
     )
     if errors := [r.error for r in results if r.error]:
         raise RuntimeError(f"warm-up failed: {errors}")
 
 
 async def stream_level(
-    server: Server, calls: Sequence[Call], run: RunOptions
+    target: Target, calls: Sequence[Call], run: RunOptions
 ) -> tuple[Level, list[StreamResult]]:
     """Stream ``calls`` at once, starts staggered, and score them (offline error comes later)."""
     rng = np.random.default_rng([run.seed, len(calls)])
     delays = rng.uniform(0.0, STAGGER, len(calls))
-    rss = PeakRss(server.pid) if server.pid else None
+    rss = PeakRss(target.pid) if target.pid else None
     async with rss or contextlib.nullcontext():
         results = await asyncio.gather(
             *(
-                stream_call(server.url, c, frame_seconds=run.frame_seconds, delay=float(d))
+                target.stream(c, frame_seconds=run.frame_seconds, delay=float(d))
                 for c, d in zip(calls, delays, strict=True)
             )
         )
@@ -135,7 +157,7 @@ async def stream_level(
     return level, results
 
 
-async def check_nonspeech(server: Server, language: Language, run: RunOptions) -> dict[str, Any]:
+async def check_nonspeech(target: Target, language: Language, run: RunOptions) -> dict[str, Any]:
     """Every non-speech kind on both channels, all at once: finals and partials per kind."""
     calls = [
         Call(
@@ -148,7 +170,7 @@ async def check_nonspeech(server: Server, language: Language, run: RunOptions) -
         for i, kind in enumerate(nonspeech.KINDS)
     ]
     results = await asyncio.gather(
-        *(stream_call(server.url, c, frame_seconds=run.frame_seconds) for c in calls)
+        *(target.stream(c, frame_seconds=run.frame_seconds) for c in calls)
     )
     return {
         r.call.name: {
@@ -212,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         printout.print_header(run, server)
         reports = []
         for language in languages:
-            reports.append(run_language(server, language, run, data_dir))
+            reports.append(run_language(Target.parley(server), language, run, data_dir))
             printout.print_report(reports[-1])
     if args.json:
         Path(args.json).write_text(

@@ -45,26 +45,24 @@ import contextlib
 import json
 import os
 import platform
-import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidHandshake
 
-from benchmarks import callgen, figures, nonspeech, printout
-from benchmarks._server import PeakRss
-from benchmarks.callgen import Call, CallOptions, Language, WireChoice
-from benchmarks.figures import Level, Report, RunOptions
+from benchmarks import figures, printout
+from benchmarks.callgen import Call, CallOptions, Language
+from benchmarks.figures import RunOptions
 from benchmarks.scoring import Received
 from benchmarks.streamclient import StreamResult
-from benchmarks.streaming_transcription import STAGGER, transcribe_offline
+from benchmarks.streaming_transcription import Target, run_language
 from transcription.streaming import SAMPLE_RATE
 
 END_OF_AUDIO = b"END_OF_AUDIO"
@@ -266,102 +264,6 @@ def _event(kind: str, channel: int, segment: dict[str, Any], arrival: float) -> 
 # --- levels, as benchmarks.streaming_transcription runs them ---------------------------
 
 
-async def measure_streams(
-    url: str, language: Language, run: RunOptions, options: Options, pid: int | None
-) -> tuple[Report, list[Call]]:
-    report = Report(language)
-    calls = [callgen.compose(language, run.seed + i, run.call) for i in range(max(run.levels))]
-    await warm_up(url, language, run, options)
-    for count in run.levels:
-        started = time.monotonic()
-        level, results = await stream_level(url, calls[:count], run, options, pid)
-        report.add(level, results)
-        _progress(f"{language}: {count} call(s) streamed in {time.monotonic() - started:.0f} s")
-    if run.nonspeech_seconds > 0:
-        report.nonspeech = await check_nonspeech(url, language, run, options)
-        _progress(f"{language}: non-speech check done")
-    return report, calls
-
-
-async def warm_up(url: str, language: Language, run: RunOptions, options: Options) -> None:
-    """The same two 20 s calls as Parley's warm-up, sent at full speed (loads the model)."""
-    wires: tuple[WireChoice, ...] = ("pcm", "mulaw")
-    calls = [
-        callgen.compose(language, run.seed + 10_000 + i, CallOptions(seconds=20.0, wire=wire))
-        for i, wire in enumerate(wires)
-    ]
-    results = await asyncio.gather(
-        *(stream_call(url, c, options, frame_seconds=0.25, realtime=False) for c in calls)
-    )
-    if errors := [r.error for r in results if r.error]:
-        raise RuntimeError(f"warm-up failed: {errors}")
-
-
-async def stream_level(
-    url: str, calls: Sequence[Call], run: RunOptions, options: Options, pid: int | None
-) -> tuple[Level, list[StreamResult]]:
-    """The same calls and start delays as Parley's level of this size."""
-    rng = np.random.default_rng([run.seed, len(calls)])
-    delays = rng.uniform(0.0, STAGGER, len(calls))
-    rss = PeakRss(pid) if pid else None
-    async with rss or contextlib.nullcontext():
-        results = await asyncio.gather(
-            *(
-                stream_call(url, c, options, frame_seconds=run.frame_seconds, delay=float(d))
-                for c, d in zip(calls, delays, strict=True)
-            )
-        )
-    level = figures.score_level(calls[0].language, results)
-    if rss is not None:
-        level.mib_per_session = (rss.peak - rss.idle) / len(calls)
-        level.rss_idle_mib, level.rss_peak_mib = rss.idle, rss.peak
-    return level, results
-
-
-async def check_nonspeech(
-    url: str, language: Language, run: RunOptions, options: Options
-) -> dict[str, Any]:
-    calls = [
-        Call(
-            run.seed + i,
-            language,
-            nonspeech.stereo(kind, run.nonspeech_seconds, run.seed + i),
-            (),
-            name=kind,
-        )
-        for i, kind in enumerate(nonspeech.KINDS)
-    ]
-    results = await asyncio.gather(
-        *(stream_call(url, c, options, frame_seconds=run.frame_seconds) for c in calls)
-    )
-    return {
-        r.call.name: {
-            "finals": [e.text for e in r.events if e.type == "final"],
-            "partials": sum(e.type == "partial" for e in r.events),
-            "error": r.error,
-        }
-        for r in results
-    }
-
-
-def run_language(
-    url: str, language: Language, run: RunOptions, options: Options, pid: int | None, data: Path
-) -> Report:
-    report, calls = asyncio.run(measure_streams(url, language, run, options, pid))
-    started = time.monotonic()
-    report.offline = transcribe_offline(calls, language, data)
-    _progress(f"{language}: offline transcription took {time.monotonic() - started:.0f} s")
-    for level in report.levels:
-        level.offline_error = figures.offline_error(calls[: level.calls], report.offline)
-    report.capacity = figures.capacity(report.levels)
-    report.mib_per_extra_session = figures.memory_slope(report.levels)
-    return report
-
-
-def _progress(line: str) -> None:
-    print(f"  … {line}", file=sys.stderr, flush=True)
-
-
 # --- command line ----------------------------------------------------------------------
 
 
@@ -394,12 +296,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"options: model {options.model}, use_vad {str(options.use_vad).lower()}{extra}; "
         f"END_OF_AUDIO after {options.settle:.0f} s without news (at most {options.linger:.0f} s)"
     )
+    target = Target(partial(stream_call, args.url, options=options), args.server_pid)
     reports = []
     with tempfile.TemporaryDirectory(prefix="parley-bench-") as tmp:
         for language in languages:
-            reports.append(
-                run_language(args.url, language, run, options, args.server_pid, Path(tmp))
-            )
+            reports.append(run_language(target, language, run, Path(tmp)))
             printout.print_report(reports[-1])
     if args.json:
         Path(args.json).write_text(
