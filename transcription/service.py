@@ -1,13 +1,14 @@
 """Live transcription sessions over shared models, scheduled so finals are never late.
 
-A Whisper model is large and CTranslate2 already uses every core for one request, so
-the service loads each model once, shares it between all sessions and runs recognition
-on one worker thread fed by a :class:`Scheduler`: finals (and monologue commits) first,
-in arrival order, then whole-file work, then partials, and a partial that waited too
-long is dropped rather than decoded late. Voice activity runs on a thread of its own, so
-end-of-turn detection never waits behind a decode. Results are collected by the session
-on its next frame; a session whose audio outruns the worker waits, which keeps memory
-bounded when a client replays a file faster than real time.
+A Whisper model is large, so the service loads each model once, shares it between all
+sessions and runs recognition on worker threads (one per core by default, each decode
+single-threaded) fed by a :class:`Scheduler`: finals (and monologue commits) first, in
+arrival order, then whole-file work, then partials, and a partial that waited too long
+is dropped rather than decoded late. Voice activity runs on a thread of its own, so
+end-of-turn detection never waits behind a decode. Results are pushed as soon as they
+are ready (:meth:`LiveSession.poll`) or returned by the next frame; a session whose
+audio outruns the workers waits, which keeps memory bounded when a client replays a
+file faster than real time.
 
 The console uses the same interface for a remote service (``client.RemoteTranscriber``),
 so where inference runs is a deployment choice, not a code path.
@@ -416,7 +417,7 @@ class LiveSession:
 
 
 class TranscriptionService:
-    """Shared models, a session limit, a VAD thread and one scheduled inference worker."""
+    """Shared models, a session limit, a VAD thread and scheduled inference workers."""
 
     def __init__(
         self,
