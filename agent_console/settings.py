@@ -74,6 +74,12 @@ class Settings(BaseSettings):
         le=3.0,
         description="Seconds of silence that end an utterance and trigger its final; shorter is faster but splits sentences at pauses.",
     )
+    live_window: float = Field(
+        10.0,
+        ge=5.0,
+        le=30.0,
+        description="Seconds of audio Whisper's encoder sees per live utterance (padded with silence); 30 is Whisper's own window. 10 decodes about 3x faster with the same accuracy; below 8 Whisper starts repeating sentences.",
+    )
     simplified_chinese: bool = Field(
         True,
         description="Convert Chinese transcripts to Simplified characters (OpenCC), as the QA rules and scripts expect.",

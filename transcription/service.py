@@ -135,14 +135,23 @@ class ServiceSettings(Protocol):
     @property
     def simplified_chinese(self) -> bool: ...
 
+    @property
+    def live_window(self) -> float: ...
+
 
 def load_backend(
-    model: str, device: str, cache_dir: Path, workers: int = 1, simplified_chinese: bool = True
+    model: str,
+    device: str,
+    cache_dir: Path,
+    workers: int = 1,
+    simplified_chinese: bool = True,
+    live_window: float | None = None,
 ) -> Backend:
     """Load a faster-whisper model (imported here so tests of the policy never pay for it)."""
-    from transcription.backend import FasterWhisperBackend
+    from transcription.backend import LIVE_WINDOW, FasterWhisperBackend
 
-    return FasterWhisperBackend(model, device, cache_dir, workers, simplified_chinese)
+    window = LIVE_WINDOW if live_window is None else live_window
+    return FasterWhisperBackend(model, device, cache_dir, workers, simplified_chinese, window)
 
 
 @dataclass(order=True)
@@ -453,6 +462,7 @@ class TranscriptionService:
             cache_dir=settings.model_cache_dir,
             workers=workers,
             simplified_chinese=settings.simplified_chinese,
+            live_window=settings.live_window,
         )
         pool = model_store.ModelPool(settings.models, load)
         policy = StreamPolicy(min_silence=settings.end_of_turn_silence)

@@ -227,7 +227,7 @@ def test_partials_are_skipped_while_the_worker_is_backed_up() -> None:
     assert asyncio.run(scenario(True)) == ["final", "end"]
 
 
-def test_settings_choose_trailing_silence_script_and_workers(
+def test_settings_choose_trailing_silence_script_workers_and_window(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     loads: list[dict[str, Any]] = []
@@ -242,6 +242,7 @@ def test_settings_choose_trailing_silence_script_and_workers(
         end_of_turn_silence=1.2,
         simplified_chinese=False,
         inference_workers=3,
+        live_window=15.0,
     )
     service = TranscriptionService.from_settings(settings)
     try:
@@ -254,6 +255,7 @@ def test_settings_choose_trailing_silence_script_and_workers(
                 "cache_dir": tmp_path / "models",
                 "workers": 3,
                 "simplified_chinese": False,
+                "live_window": 15.0,
             }
         ]
     finally:
