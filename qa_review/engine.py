@@ -2,8 +2,8 @@
 
 Rules are data (``RuleSpec``, stored in ``qa_rules``); the engine is pure and has no
 database access, so it can be rebuilt whenever rules change and tested without one.
-``PhraseIndex`` is the shared matcher (normalise, Aho-Corasick, whole words, negation);
-intent detection in ``scripts_library.intents`` uses it too.
+``qa_review.phrases.PhraseIndex`` is the matcher (normalise, Aho-Corasick, patterns,
+whole words, negation); intent detection in ``scripts_library.intents`` uses it too.
 """
 
 from __future__ import annotations
@@ -12,114 +12,52 @@ import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Literal
 
-import ahocorasick
 import yaml
 
 from qa_review.models import Category, Severity
-from qa_review.normalize import (
-    LANGUAGES,
-    Language,
-    Normalized,
-    is_negated,
-    language_of,
-    languages_for,
-    normalize,
-    normalize_phrase,
-)
+from qa_review.normalize import LANGUAGES, Language, language_of
+from qa_review.phrases import Lists, PhraseIndex, PhraseMatch
 
 AGENT = "agent"
+SPEAKERS = (AGENT, "debtor")
 STARTER_RULES_PATH = Path(__file__).with_name("starter_rules.yaml")
 SEVERITY_RANK = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2, Severity.CRITICAL: 3}
-
-T = TypeVar("T")
-
-
-# --- shared phrase matching -----------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class PhraseMatch(Generic[T]):
-    """One phrase occurrence: ``start``/``end`` index the original text."""
-
-    payload: T
-    language: Language
-    start: int
-    end: int
-    norm_start: int
-    norm_end: int
-    negated: bool
-    sentence: int
-
-    def same_sentence(self, other: PhraseMatch[T]) -> bool:
-        return self.language == other.language and self.sentence == other.sentence
-
-
-class PhraseIndex(Generic[T]):
-    """One Aho-Corasick automaton per language over normalised phrases.
-
-    Each phrase carries a payload (a rule, a cue, a statement key); the same phrase may
-    carry several. Matches respect word boundaries in English and report whether a
-    negation cue governs them; callers decide what a negated match means.
-    """
-
-    def __init__(self, entries: Iterable[tuple[Language, str, T]]) -> None:
-        grouped: dict[Language, dict[str, list[T]]] = {}
-        for language, phrase, payload in entries:
-            key = normalize_phrase(phrase, language)
-            if not key:
-                raise ValueError(f"phrase {phrase!r} is empty once normalised")
-            grouped.setdefault(language, {}).setdefault(key, []).append(payload)
-        self._automata = {lang: _automaton(phrases) for lang, phrases in grouped.items()}
-
-    def find(self, text: str, language: str | None) -> list[PhraseMatch[T]]:
-        """All matches in ``text``; ``language`` None (or unknown) tries every language."""
-        matches: list[PhraseMatch[T]] = []
-        for lang in languages_for(language):
-            automaton = self._automata.get(lang)
-            if automaton is not None and text:
-                matches.extend(_matches(automaton, normalize(text, lang)))
-        return matches
-
-
-def _automaton(phrases: dict[str, list[T]]) -> ahocorasick.Automaton:
-    automaton = ahocorasick.Automaton()
-    for key, payloads in phrases.items():
-        automaton.add_word(key, (key, tuple(payloads)))
-    automaton.make_automaton()
-    return automaton
-
-
-def _matches(automaton: ahocorasick.Automaton, norm: Normalized) -> list[PhraseMatch[T]]:
-    found: list[PhraseMatch[T]] = []
-    for last, (key, payloads) in automaton.iter(norm.text):
-        start, end = last - len(key) + 1, last + 1
-        if norm.language == "en" and not _whole_words(norm.text, start, end):
-            continue
-        negated = is_negated(norm, start)
-        orig_start, orig_end = norm.original_span(start, end)
-        sentence = norm.sentences[start]
-        found.extend(
-            PhraseMatch(payload, norm.language, orig_start, orig_end, start, end, negated, sentence)
-            for payload in payloads
-        )
-    return found
-
-
-def _whole_words(text: str, start: int, end: int) -> bool:
-    return (start == 0 or text[start - 1] == " ") and (end == len(text) or text[end] == " ")
 
 
 # --- misconduct rules -----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
+class Proximity:
+    """Other words that must (``near``) or must not (``not_near``) occur close to a hit:
+    within ``within`` words in English, characters in Chinese, in either direction."""
+
+    phrases: Sequence[str]
+    within: int = 8
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "phrases", tuple(self.phrases))
+        if not self.phrases:
+            raise ValueError("a proximity condition needs at least one phrase")
+        if self.within < 0:
+            raise ValueError("within must be zero or more")
+
+    def to_yaml(self) -> dict[str, Any]:
+        return {"phrases": list(self.phrases), "within": self.within}
+
+
+@dataclass(frozen=True)
 class RuleSpec:
     """A rule as the engine sees it; validated here so a bad rule fails where it is made.
 
+    ``phrases`` may use ``{list}``, ``*`` and ``#`` (see ``qa_review.phrases``).
     ``exceptions`` are compliant phrasings ("where the law allows", "only a court can"):
-    a hit in the same sentence as one of them is not misconduct.
+    a hit in the same sentence as one of them is not misconduct. ``near`` requires one
+    of its phrases close to the hit ("tell" near "{family}"); ``not_near`` cancels a hit
+    with one of its phrases close by ("sue" not near "may"). ``speakers`` are whose words
+    the rule judges: misconduct is the agent's.
     """
 
     key: str
@@ -130,10 +68,16 @@ class RuleSpec:
     version: int = 1
     description: str = ""
     exceptions: Sequence[str] = field(default=())
+    near: Proximity | None = None
+    not_near: Proximity | None = None
+    speakers: Sequence[str] = (AGENT,)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "phrases", tuple(self.phrases))
         object.__setattr__(self, "exceptions", tuple(self.exceptions))
+        object.__setattr__(self, "speakers", tuple(s.strip().casefold() for s in self.speakers))
+        if not self.key.strip():
+            raise ValueError("a rule needs a key")
         if self.category not in set(Category):
             raise ValueError(f"rule {self.key}: unknown category {self.category!r}")
         if self.severity not in set(Severity):
@@ -142,6 +86,29 @@ class RuleSpec:
             raise ValueError(f"rule {self.key}: unsupported language {self.language!r}")
         if not self.phrases:
             raise ValueError(f"rule {self.key}: needs at least one phrase")
+        if not set(self.speakers) <= set(SPEAKERS) or not self.speakers:
+            raise ValueError(f"rule {self.key}: speakers must be among {', '.join(SPEAKERS)}")
+
+    def to_yaml(self) -> dict[str, Any]:
+        """The rule as the library's YAML writes it (defaults left out)."""
+        data: dict[str, Any] = {
+            "key": self.key,
+            "category": self.category,
+            "language": self.language,
+            "severity": self.severity,
+        }
+        if self.description:
+            data["description"] = self.description
+        data["phrases"] = list(self.phrases)
+        if self.exceptions:
+            data["exceptions"] = list(self.exceptions)
+        if self.near:
+            data["near"] = self.near.to_yaml()
+        if self.not_near:
+            data["not_near"] = self.not_near.to_yaml()
+        if self.speakers != (AGENT,):
+            data["speakers"] = list(self.speakers)
+        return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,31 +124,41 @@ class Hit:
     evidence: str
 
 
+Role = Literal["trigger", "exception", "near", "not_near"]
+
+
 @dataclass(frozen=True, slots=True)
 class _RulePhrase:
     rule: RuleSpec
-    exception: bool
+    role: Role
 
 
 class RuleEngine:
-    """Judges the agent's words against every enabled rule in one pass per language."""
+    """Judges the agent's words against every enabled rule in one pass per language.
 
-    def __init__(self, rules: Iterable[RuleSpec]) -> None:
+    ``lists`` are the library's phrase lists, which rule phrases name as ``{list}``.
+    """
+
+    def __init__(self, rules: Iterable[RuleSpec], lists: Lists | None = None) -> None:
         self.rules: tuple[RuleSpec, ...] = tuple(rules)
-        self._index = PhraseIndex(_rule_entries(self.rules))
+        self.lists: Lists = dict(lists or {})
+        self._speakers = frozenset(s for rule in self.rules for s in rule.speakers)
+        self._index = PhraseIndex(_rule_entries(self.rules), self.lists)
 
     def scan(self, text: str, *, speaker: str, language: str | None) -> list[Hit]:
-        """Hits in ``text``, in reading order; only agent speech can be misconduct."""
-        if speaker.strip().casefold() != AGENT:
+        """Hits in ``text``, in reading order; a rule judges only its speakers' words."""
+        speaker = speaker.strip().casefold()
+        if speaker not in self._speakers:
             return []
-        matches = self._index.find(text, language)
-        exceptions = [m for m in matches if m.payload.exception]
+        found = self._index.find_with_text(text, language)
+        context = [m for _, m in found if m.payload.role != "trigger"]
         hits = [
             _hit(match, text)
-            for match in matches
-            if not match.payload.exception
+            for norm, match in found
+            if match.payload.role == "trigger"
+            and speaker in match.payload.rule.speakers
             and not match.negated
-            and not _excepted(match, exceptions)
+            and _allowed(match, norm.text, context)
         ]
         return _strongest_per_span(hits)
 
@@ -189,8 +166,15 @@ class RuleEngine:
 def _rule_entries(rules: Iterable[RuleSpec]) -> Iterable[tuple[Language, str, _RulePhrase]]:
     for rule in rules:
         language = _language(rule.language)
-        yield from ((language, p, _RulePhrase(rule, exception=False)) for p in rule.phrases)
-        yield from ((language, p, _RulePhrase(rule, exception=True)) for p in rule.exceptions)
+        yield from ((language, p, _RulePhrase(rule, "trigger")) for p in rule.phrases)
+        yield from ((language, p, _RulePhrase(rule, "exception")) for p in rule.exceptions)
+        conditions: tuple[tuple[Role, Proximity | None], ...] = (
+            ("near", rule.near),
+            ("not_near", rule.not_near),
+        )
+        for role, condition in conditions:
+            if condition is not None:
+                yield from ((language, p, _RulePhrase(rule, role)) for p in condition.phrases)
 
 
 def _language(code: str) -> Language:
@@ -200,10 +184,27 @@ def _language(code: str) -> Language:
     return language
 
 
-def _excepted(match: PhraseMatch[_RulePhrase], exceptions: list[PhraseMatch[_RulePhrase]]) -> bool:
-    return any(
-        e.payload.rule.key == match.payload.rule.key and e.same_sentence(match) for e in exceptions
-    )
+def _allowed(
+    match: PhraseMatch[_RulePhrase], text: str, context: list[PhraseMatch[_RulePhrase]]
+) -> bool:
+    """Whether the rule's exceptions and proximity conditions let this trigger stand."""
+    rule = match.payload.rule
+    mine = [m for m in context if m.payload.rule is rule and m.language == match.language]
+    if any(m.payload.role == "exception" and m.same_sentence(match) for m in mine):
+        return False
+    if rule.near is not None and not _close(match, mine, "near", rule.near.within, text):
+        return False
+    return rule.not_near is None or not _close(match, mine, "not_near", rule.not_near.within, text)
+
+
+def _close(
+    match: PhraseMatch[_RulePhrase],
+    others: list[PhraseMatch[_RulePhrase]],
+    role: Role,
+    within: int,
+    text: str,
+) -> bool:
+    return any(o.payload.role == role and o.distance(match, text) <= within for o in others)
 
 
 def _hit(match: PhraseMatch[_RulePhrase], text: str) -> Hit:
@@ -320,9 +321,67 @@ def _starter_document(path: Path) -> Mapping[str, Any]:
     return document
 
 
+@dataclass(frozen=True)
+class RuleLibrary:
+    """Rules plus the phrase lists they name: what a QA lead edits, imports and exports."""
+
+    rules: tuple[RuleSpec, ...]
+    lists: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        keys = [rule.key for rule in self.rules]
+        duplicates = sorted({k for k in keys if keys.count(k) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate rule keys: {', '.join(duplicates)}")
+        self.engine()  # an unknown {list} or a phrase of wildcards only fails here
+
+    def engine(self) -> RuleEngine:
+        return RuleEngine(self.rules, self.lists)
+
+    def to_yaml(self) -> str:
+        document = {
+            "lists": {name: dict(by_lang) for name, by_lang in sorted(self.lists.items())},
+            "rules": [rule.to_yaml() for rule in self.rules],
+        }
+        return str(yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=100))
+
+    @classmethod
+    def from_yaml(cls, text: str) -> RuleLibrary:
+        """Parse and validate a library; errors name the rule and field at fault."""
+        document = yaml.safe_load(text)
+        if not isinstance(document, dict) or not isinstance(document.get("rules"), list):
+            raise ValueError("expected a mapping with a 'rules' list")
+        return cls.from_document(document)
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any]) -> RuleLibrary:
+        lists = {
+            str(name): _list_from_yaml(str(name), entries)
+            for name, entries in (document.get("lists") or {}).items()
+        }
+        rules = []
+        for number, entry in enumerate(document["rules"], start=1):
+            if not isinstance(entry, dict):
+                raise ValueError(f"rule {number}: expected a mapping")
+            rules.append(spec_from_yaml(entry))
+        return cls(tuple(rules), lists)
+
+
+def _list_from_yaml(name: str, entries: Any) -> dict[str, tuple[str, ...]]:
+    if isinstance(entries, list):
+        return {language: tuple(map(str, entries)) for language in LANGUAGES}
+    if isinstance(entries, dict) and set(entries) <= set(LANGUAGES):
+        return {str(lang): tuple(map(str, values)) for lang, values in entries.items()}
+    raise ValueError(f"list {name}: expected a list of phrases or one per language (en, zh)")
+
+
+def starter_library(path: Path = STARTER_RULES_PATH) -> RuleLibrary:
+    """The shipped library, validated: a typo in the YAML fails loudly, not silently."""
+    return RuleLibrary.from_document(_starter_document(path))
+
+
 def starter_rule_specs(path: Path = STARTER_RULES_PATH) -> list[RuleSpec]:
-    """The starter rules, validated: a typo in the YAML fails loudly, not silently."""
-    return [_spec_from_yaml(entry) for entry in _starter_document(path)["rules"]]
+    return list(starter_library(path).rules)
 
 
 def required_statement_specs(path: Path = STARTER_RULES_PATH) -> list[RequiredStatementSpec]:
@@ -337,13 +396,29 @@ def required_statement_specs(path: Path = STARTER_RULES_PATH) -> list[RequiredSt
     ]
 
 
-def _spec_from_yaml(entry: Mapping[str, Any]) -> RuleSpec:
+def spec_from_yaml(entry: Mapping[str, Any]) -> RuleSpec:
+    """One rule from its YAML (or JSON) form; missing required fields are named."""
+    missing = [f for f in ("key", "category", "language", "phrases") if f not in entry]
+    if missing:
+        raise ValueError(f"rule {entry.get('key', '?')}: missing {', '.join(missing)}")
     return RuleSpec(
-        key=entry["key"],
+        key=str(entry["key"]),
         category=entry["category"],
         language=entry["language"],
-        phrases=entry["phrases"],
+        phrases=[str(p) for p in entry["phrases"]],
         severity=entry.get("severity", Severity.HIGH.value),
+        version=int(entry.get("version", 1)),
         description=" ".join(str(entry.get("description", "")).split()),
-        exceptions=entry.get("exceptions", ()),
+        exceptions=[str(p) for p in entry.get("exceptions") or ()],
+        near=_proximity(entry.get("near")),
+        not_near=_proximity(entry.get("not_near")),
+        speakers=entry.get("speakers") or (AGENT,),
     )
+
+
+def _proximity(value: Any) -> Proximity | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or "phrases" not in value:
+        raise ValueError("near/not_near: expected {phrases: [...], within: N}")
+    return Proximity([str(p) for p in value["phrases"]], int(value.get("within", 8)))

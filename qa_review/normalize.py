@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -259,6 +260,24 @@ def _add_english_token(
         else:  # rewritten: every character points at the whole original token
             for char in word:
                 out.add(char, token_start, token_end, where)
+
+
+def replace_words(norm: Normalized, replacements: Mapping[int, tuple[int, str]]) -> Normalized:
+    """``norm`` with folded words swapped (``start -> (end, new word)``); like an expanded
+    contraction, every new character points at the whole original word."""
+    out = _Builder()
+    text, index = norm.text, 0
+    while index < len(text):
+        where = norm.clauses[index], norm.sentences[index]
+        if index in replacements:
+            end, word = replacements[index]
+            for char in word:
+                out.add(char, norm.starts[index], norm.ends[end - 1], where)
+            index = end
+        else:
+            out.add(text[index], norm.starts[index], norm.ends[index], where)
+            index += 1
+    return out.build(norm.original, norm.language)
 
 
 _thread_local = threading.local()

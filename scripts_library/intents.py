@@ -17,8 +17,8 @@ from pathlib import Path
 
 import yaml
 
-from qa_review.engine import PhraseIndex, PhraseMatch
 from qa_review.normalize import LANGUAGES, Language, language_of
+from qa_review.phrases import PhraseIndex, PhraseMatch
 
 INTENTS: tuple[str, ...] = (
     "hardship",
