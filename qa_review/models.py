@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from case_store.database import Base
@@ -34,6 +34,17 @@ class FlagStatus(enum.StrEnum):
     OPEN = "open"
     CONFIRMED = "confirmed"
     DISMISSED = "dismissed"
+
+
+class ReviewReason(enum.StrEnum):
+    """Why a reviewer decided as they did; a fixed set so rule precision can be broken down."""
+
+    CONFIRMED = "confirmed"  # the only reason a confirmation takes
+    NEGATED_OR_COMPLIANT = "negated_or_compliant"
+    DEBTOR_SPEECH = "debtor_speech"
+    TRANSCRIPTION_ERROR = "transcription_error"
+    WRONG_CONTEXT = "wrong_context"
+    OTHER = "other"
 
 
 class QaRule(Base):
@@ -75,3 +86,11 @@ class QaFlag(Base):
         default=FlagStatus.OPEN,
     )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The latest review decision; a re-review overwrites it, and these fields say who and when.
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    review_reason: Mapped[str | None] = mapped_column(str_enum(ReviewReason))
+    review_comment: Mapped[str | None] = mapped_column(Text)
+
+    # The review queue filters by status and lists newest first.
+    __table_args__ = (Index("ix_qa_flags_status_created_at", "status", "created_at"),)

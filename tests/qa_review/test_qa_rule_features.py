@@ -97,10 +97,6 @@ def test_speakers_choose_whose_words_a_rule_judges() -> None:
     ("said", "flagged"),
     [
         ("you will be arested today", "arested"),  # a letter dropped
-        (
-            "we will garnishe your wages",
-            "garnishe",
-        ),  # not a slip: 'garnish' is 7 letters, +e at end
         ("we will garinsh your wages", "garinsh"),  # neighbours swapped
     ],
 )
@@ -112,16 +108,14 @@ def test_one_letter_asr_slips_in_long_rule_words_still_match(said: str, flagged:
         ]
     )
     hits = evidence(engine, said, "en")
-    if flagged == "garnishe":
-        assert hits == []  # an extra letter at the end reads as another word form
-    else:
-        assert hits and flagged in hits[0]
+    assert len(hits) == 1 and flagged in hits[0]  # the evidence is what was said
 
 
 def test_short_words_and_word_forms_are_not_corrected() -> None:
     engine = RuleEngine([RuleSpec("a", "abuse", "en", ["deadbeat", "liar"])])
     assert evidence(engine, "the deadbeats report", "en") == []
     assert evidence(engine, "a lair", "en") == []
+    assert evidence(engine, "deadbeatt", "en") == []  # a letter more at the end: a word form
 
 
 def test_a_library_round_trips_through_yaml() -> None:
