@@ -99,7 +99,7 @@ def window_frames(samples: int, window: float) -> int | None:
     return int(seconds * FRAMES_PER_SECOND)
 
 
-class _WindowedWhisper(WhisperModel):
+class _WindowedWhisper(WhisperModel):  # type: ignore[misc]  # faster-whisper ships no types
     """faster-whisper with the encoder input cut to the window its caller asked for.
 
     faster-whisper always pads features to 3000 frames before :meth:`encode`; trimming
