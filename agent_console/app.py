@@ -21,6 +21,7 @@ from case_store import crypto
 from case_store import service as case_service
 from case_store.database import make_engine, make_session_factory, transaction
 from case_store.schema import upgrade
+from qa_review import views as qa_views
 from transcription import ops
 from transcription import routes as transcription_routes
 from transcription.service import TranscriptionService
@@ -77,6 +78,7 @@ def create_app(
         https_only=False,
     )
     app.include_router(views.router)
+    app.include_router(qa_views.router)
     app.include_router(transcription_routes.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

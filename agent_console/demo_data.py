@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,24 @@ from scripts_library import service as scripts_service
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
 DEMO_PASSWORD = "parley-demo"
+REVIEW_CALL_SOURCE = "demo"
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewCall:
+    """A past demo call: a transcript (``demo_call_*.json`` format) and maybe its audio."""
+
+    account_ref: str
+    transcript: str
+    recording: str | None
+    days_ago: int
+    at: time
+
+
+REVIEW_CALLS = (
+    ReviewCall("NW-100231", "demo_call_en.json", "demo_call_en.wav", 2, time(15, 10)),
+    ReviewCall("CA-778012", "demo_review_call_en.json", None, 1, time(10, 40)),
+)
 
 
 def _yaml(name: str) -> Any:
@@ -56,10 +76,13 @@ def load(factory: sessionmaker[Session], today: date | None = None) -> dict[str,
             ):
                 _add_case(session, spec, users, today, index)
                 added += 1
+        rules = qa_service.seed_starter_rules(session=session)  # the review calls need them
+        for review_call in REVIEW_CALLS:
+            _add_review_call(session, review_call, today)
         return {
             "users": len(users),
             "cases": added,
-            "rules": qa_service.seed_starter_rules(session=session),
+            "rules": rules,
             "scripts": scripts_service.seed_starter_scripts(session=session),
         }
 
@@ -110,6 +133,59 @@ def _add_case(
             )
         )
     session.add(case)
+    session.flush()
+
+
+def _add_review_call(session: Session, spec: ReviewCall, today: date) -> None:
+    """A finished call with its transcript and the flags today's rules raise on it, so a
+    QA reviewer has a queue to work on from the first start.
+
+    Skipped when the case already has a demo call (idempotent) or is not in the database.
+    """
+    case = case_service.get_case_by_ref(session=session, account_ref=spec.account_ref)
+    if case is None or case.collector_id is None:
+        return
+    calls = case_service.list_calls_for_case(session=session, case_id=case.id)
+    if any(call.source == REVIEW_CALL_SOURCE for call in calls):
+        return
+    transcript = json.loads((DEMO_DIR / spec.transcript).read_text(encoding="utf-8"))
+    recording = DEMO_DIR / spec.recording if spec.recording else None
+    call = case_service.start_call(
+        session=session,
+        case_id=case.id,
+        collector_id=case.collector_id,
+        source=REVIEW_CALL_SOURCE,
+        language=transcript["language"],
+        recording=str(recording) if recording and recording.is_file() else None,
+    )
+    started = datetime.combine(today - timedelta(days=spec.days_ago), spec.at, tzinfo=UTC)
+    engine = qa_service.load_engine(session=session)
+    for turn in transcript["turns"]:
+        segment = case_service.add_segment(
+            session=session,
+            call_id=call.id,
+            channel=int(turn["channel"]),
+            speaker=turn["speaker"],
+            start=float(turn["start"]),
+            end=float(turn["end"]),
+            text=turn["text"],
+            words=[],
+        )
+        segment.created_at = started + timedelta(seconds=segment.end)
+        hits = engine.scan(segment.text, speaker=segment.speaker, language=call.language)
+        for hit in hits:
+            flag = qa_service.record_flag(
+                session=session,
+                call_id=call.id,
+                segment_id=segment.id,
+                hit=hit,
+                stream_start=segment.start,
+                stream_end=segment.end,
+            )
+            flag.created_at = segment.created_at
+    case_service.end_call(session=session, call_id=call.id)
+    call.started_at = started
+    call.ended_at = started + timedelta(seconds=float(transcript["turns"][-1]["end"]))
     session.flush()
 
 

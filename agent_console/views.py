@@ -5,8 +5,17 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request, WebSocket, WebSocketDisconnect, status
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import (
+    APIRouter,
+    Depends,
+    Form,
+    HTTPException,
+    Request,
+    WebSocket,
+    WebSocketDisconnect,
+    status,
+)
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from agent_console import service as calls
@@ -107,6 +116,20 @@ def call_view(
     case = case_service.get_case_or_raise(session=db, case_id=call.case_id)
     return _page(
         request, CALL_TEMPLATE, calls.call_page_context(session=db, case=case, call=call, user=user)
+    )
+
+
+@router.get("/calls/{call_id}/recording")
+def call_recording(call: Annotated[Call, Depends(valid_call)]) -> FileResponse:
+    """The call's audio for whoever may open the call page; Range requests let the player seek."""
+    path = calls.recording_file(call)
+    if path is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "No recording was kept for this call.")
+    return FileResponse(
+        path,
+        filename=f"call-{call.id}{path.suffix}",
+        content_disposition_type="inline",
+        headers={"Cache-Control": "private, no-store"},
     )
 
 
