@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+import yaml
 
 from agent_console.settings import Settings
 
@@ -90,8 +93,6 @@ def cmd_demo_load(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_transcribe(args: argparse.Namespace, settings: Settings) -> int:
-    from pathlib import Path
-
     from transcription.offline import transcribe_file
     from transcription.service import TranscriptionService
 
@@ -104,6 +105,116 @@ def cmd_transcribe(args: argparse.Namespace, settings: Settings) -> int:
         print(transcribe_file(path, language=args.language, fmt=args.format, service=service))
     finally:
         service.close()
+    return 0
+
+
+def _open_input(name: str) -> TextIO | None:
+    """``-`` is stdin; a missing file is reported here and gives ``None``."""
+    if name == "-":
+        return sys.stdin
+    try:
+        return open(name, encoding="utf-8")
+    except OSError as error:
+        print(f"parley qa: cannot read {name}: {error.strerror}", file=sys.stderr)
+        return None
+
+
+def _run_jsonl(name: str, handle: Callable[[dict[str, Any]], dict[str, Any]]) -> int:
+    """Stream JSON lines through ``handle``; exit 1 when any line was refused (each one
+    still has its output line, with ``error``)."""
+    from qa_review.jsonl import process
+
+    source = _open_input(name)
+    if source is None:
+        return 2
+    refused = 0
+    with source:
+        for line, ok in process(source, handle):
+            print(line, flush=False)
+            refused += not ok
+    sys.stdout.flush()
+    if refused:
+        print(f"parley qa: {refused} line(s) refused; see their 'error'", file=sys.stderr)
+    return 1 if refused else 0
+
+
+def _rule_library(args: argparse.Namespace, settings: Settings):  # type: ignore[no-untyped-def]
+    """The library a batch command judges with: ``--rules FILE.yaml`` or the database's
+    (seeded with the starter library on first use, as the console does)."""
+    from qa_review import service as qa_service
+    from qa_review.engine import RuleLibrary
+
+    if getattr(args, "rules", None):
+        return RuleLibrary.from_yaml(Path(args.rules).read_text(encoding="utf-8"))
+    engine, factory = _engine_and_factory(settings)
+    try:
+        with factory() as session, session.begin():
+            qa_service.seed_starter_rules(session=session)
+            return qa_service.load_library(session=session, enabled_only=True)
+    finally:
+        engine.dispose()
+
+
+def cmd_qa_scan(args: argparse.Namespace, settings: Settings) -> int:
+    from qa_review.jsonl import scanner
+
+    try:
+        library = _rule_library(args, settings)
+    except (OSError, ValueError) as error:
+        print(f"parley qa scan: rules not usable: {error}", file=sys.stderr)
+        return 2
+    return _run_jsonl(args.file, scanner(library.engine()))
+
+
+def cmd_qa_redact(args: argparse.Namespace, settings: Settings) -> int:
+    from qa_review.jsonl import redactor
+
+    return _run_jsonl(args.file, redactor)
+
+
+def cmd_qa_calls(args: argparse.Namespace, settings: Settings) -> int:
+    from qa_review.jsonl import call_checker
+
+    return _run_jsonl(args.file, call_checker)
+
+
+def cmd_qa_rules_export(args: argparse.Namespace, settings: Settings) -> int:
+    text = _rule_library(args, settings).to_yaml()
+    if args.file == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.file).write_text(text, encoding="utf-8")
+        print(f"Exported the QA rule library to {args.file}")
+    return 0
+
+
+def cmd_qa_rules_import(args: argparse.Namespace, settings: Settings) -> int:
+    from qa_review import service as qa_service
+    from qa_review.engine import RuleLibrary
+
+    source = _open_input(args.file)
+    if source is None:
+        return 2
+    with source:
+        try:
+            library = RuleLibrary.from_yaml(source.read())
+        except (ValueError, yaml.YAMLError) as error:
+            print(f"parley qa rules import: nothing imported: {error}", file=sys.stderr)
+            return 1
+    engine, factory = _engine_and_factory(settings)
+    try:
+        with factory() as session, session.begin():
+            qa_service.seed_starter_rules(session=session)
+            result = qa_service.import_library(session=session, library=library, author=None)
+            if args.dry_run:
+                session.rollback()
+    finally:
+        engine.dispose()
+    verb = "would be" if args.dry_run else "were"
+    print(
+        f"{result.added} rule(s) {verb} added, {result.updated} updated, "
+        f"{result.unchanged} unchanged ({len(library.lists)} list(s))"
+    )
     return 0
 
 
@@ -163,6 +274,46 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", choices=["text", "json", "srt", "vtt"], default="text", help="output format"
     )
     tr.set_defaults(func=cmd_transcribe)
+
+    qa = sub.add_parser("qa", help="QA checks in batch: JSON lines in, JSON lines out")
+    qa_sub = qa.add_subparsers(dest="qa_command", required=True, metavar="ACTION")
+    scan = qa_sub.add_parser(
+        "scan",
+        help="flag agent misconduct in transcript lines",
+        description='Input lines {"id","lang","speaker","text"}; output lines {"id","flags":'
+        '[{"category","rule","severity","start","end","evidence"}]}, one per input line, '
+        'offsets into text. A bad line gets {"id","error"} and the exit code is 1.',
+    )
+    scan.add_argument("file", help="JSON lines file, or - for stdin")
+    scan.add_argument("--rules", help="judge with this YAML library instead of the database's")
+    scan.set_defaults(func=cmd_qa_scan)
+    redact = qa_sub.add_parser(
+        "redact",
+        help="redact PII (cards, CVV, SSN, Chinese ID, phones, bank accounts)",
+        description='Input lines {"id","lang","text"}; output lines {"id","text","entities":'
+        '[{"type","start","end"}]} with offsets into the input text.',
+    )
+    redact.add_argument("file", help="JSON lines file, or - for stdin")
+    redact.set_defaults(func=cmd_qa_redact)
+    calls = qa_sub.add_parser(
+        "calls",
+        help="check a whole call for the required statements",
+        description='Input lines {"id","lang","segments":[{"speaker","text"}]}; output lines '
+        '{"id","required":{statement: said},"missing":[...]}.',
+    )
+    calls.add_argument("file", help="JSON lines file, or - for stdin")
+    calls.set_defaults(func=cmd_qa_calls)
+    rules = qa_sub.add_parser("rules", help="the rule library as YAML")
+    rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
+    export = rules_sub.add_parser("export", help="write the database's rules and lists")
+    export.add_argument("file", help="YAML file to write, or - for stdout")
+    export.set_defaults(func=cmd_qa_rules_export)
+    load = rules_sub.add_parser(
+        "import", help="add or update rules and lists (a changed rule gets a new version)"
+    )
+    load.add_argument("file", help="YAML file, or - for stdin")
+    load.add_argument("--dry-run", action="store_true", help="validate and count, change nothing")
+    load.set_defaults(func=cmd_qa_rules_import)
     return parser
 
 

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from case_store.database import Base
@@ -48,7 +59,11 @@ class ReviewReason(enum.StrEnum):
 
 
 class QaRule(Base):
-    """One rule: phrases in one language for one category; editing bumps ``version``."""
+    """One rule: phrases in one language for one category; editing bumps ``version``.
+
+    ``conditions`` holds the rest of the rule as its YAML writes it (``exceptions``,
+    ``near``, ``not_near``, ``speakers``), so a new kind of condition needs no migration.
+    """
 
     __tablename__ = "qa_rules"
 
@@ -58,9 +73,40 @@ class QaRule(Base):
     language: Mapped[str] = mapped_column(String(8))
     description: Mapped[str] = mapped_column(Text, default="")
     phrases: Mapped[list[str]] = mapped_column(JSON, default=list)
+    conditions: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     severity: Mapped[str] = mapped_column(String(16), default=Severity.HIGH.value)
     enabled: Mapped[bool] = mapped_column(default=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class QaRuleVersion(Base):
+    """Every saved version of a rule, whole, so a flag's ``rule_version`` can be read back
+    and a lead can see who changed what."""
+
+    __tablename__ = "qa_rule_versions"
+    __table_args__ = (UniqueConstraint("rule_key", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule_key: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class QaPhraseList(Base):
+    """A reusable word collection that rules name as ``{name}``, per language."""
+
+    __tablename__ = "qa_phrase_lists"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    entries: Mapped[dict[str, list[str]]] = mapped_column(JSON, default=dict)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class QaFlag(Base):

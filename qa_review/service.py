@@ -1,79 +1,250 @@
 """QA rules and flags: every database read and write for the domain.
 
-Rules live in ``qa_rules`` so supervisors can edit them; the starter YAML
-(``engine.starter_rule_specs``) only seeds keys that are not there yet. A rule's compliant ``exceptions`` are stored in the same ``phrases`` JSON
-list, each prefixed with ``!`` (gitignore style), so no schema change was needed.
+Rules live in ``qa_rules`` so QA leads can edit them; the starter YAML
+(``engine.starter_library``) only seeds keys and lists that are not there yet. Saving a
+rule that changed bumps its version and keeps the new version whole in
+``qa_rule_versions``; flags record the version that raised them.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, true
+from sqlalchemy.orm import Session, aliased, lazyload
 
-from qa_review.engine import Hit, RuleEngine, RuleSpec, starter_rule_specs
-from qa_review.models import QaFlag, QaRule
+from case_store import service as case_service
+from case_store.models import Call, Case, Role, TranscriptSegment, User, utcnow
+from qa_review.engine import (
+    Hit,
+    RuleEngine,
+    RuleLibrary,
+    RuleSpec,
+    spec_from_yaml,
+    starter_library,
+)
+from qa_review.models import (
+    FlagStatus,
+    QaFlag,
+    QaPhraseList,
+    QaRule,
+    QaRuleVersion,
+    ReviewReason,
+    Severity,
+)
+from qa_review.schemas import (
+    DISMISS_REASONS,
+    PAGE_SIZE,
+    Decision,
+    QueueFilters,
+    QueueItem,
+    QueuePage,
+    QueueSort,
+    RulePrecision,
+    Scorecard,
+    StatusCounts,
+)
 
 log = logging.getLogger(__name__)
 
-EXCEPTION_PREFIX = "!"
+_CONDITIONS = ("exceptions", "near", "not_near", "speakers")
 
 
 # --- rules in the database --------------------------------------------------------------
 
 
-def seed_starter_rules(*, session: Session) -> int:
-    """Insert starter rules whose key is not in the table yet; returns how many were added.
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
 
-    Existing rules are left alone, so a supervisor's edits survive a re-seed.
-    """
+
+def seed_starter_rules(*, session: Session) -> int:
+    """Insert starter rules and lists whose key is not in the database yet; returns how
+    many rules were added. Existing ones are left alone, so a lead's edits survive."""
+    library = starter_library()
+    lists = {row.name for row in session.scalars(select(QaPhraseList))}
+    for name, entries in library.lists.items():
+        if name not in lists:
+            session.add(QaPhraseList(name=name, entries=_entries(entries), updated_at=utcnow()))
     existing = set(session.scalars(select(QaRule.key)))
-    new_rules = [_row_from_spec(spec) for spec in starter_rule_specs() if spec.key not in existing]
-    session.add_all(new_rules)
+    added = 0
+    for spec in library.rules:
+        if spec.key not in existing:
+            _add_rule(session, spec, author=None, note="starter library")
+            added += 1
     session.flush()
-    return len(new_rules)
+    return added
+
+
+def load_library(*, session: Session, enabled_only: bool = False) -> RuleLibrary:
+    """The database's rules and lists as a library. A rule that no longer validates (a
+    list it names was deleted, a hand-edited row) is logged and left out: one bad edit
+    must not stop every live call from being judged."""
+    lists = {row.name: _entries(row.entries) for row in session.scalars(select(QaPhraseList))}
+    query = select(QaRule).order_by(QaRule.key)
+    if enabled_only:
+        query = query.where(QaRule.enabled.is_(True))
+    specs: list[RuleSpec] = []
+    for row in session.scalars(query):
+        try:
+            spec = _spec_from_row(row)
+            RuleEngine([spec], lists)
+        except (ValueError, TypeError) as error:
+            log.warning("QA rule %s skipped: %s", row.key, error)
+            continue
+        specs.append(spec)
+    return RuleLibrary(
+        tuple(specs), {k: {lang: tuple(v) for lang, v in e.items()} for k, e in lists.items()}
+    )
 
 
 def load_engine(*, session: Session) -> RuleEngine:
-    """An engine over every enabled rule. A malformed row is logged and skipped: one bad
-    edit must not stop every live call from being judged."""
-    rows = session.scalars(select(QaRule).where(QaRule.enabled.is_(True)).order_by(QaRule.key))
-    specs: list[RuleSpec] = []
-    for row in rows:
-        try:
-            specs.append(_spec_from_row(row))
-        except ValueError as error:
-            log.warning("QA rule %s skipped: %s", row.key, error)
-    return RuleEngine(specs)
+    """An engine over every enabled rule (see ``load_library``)."""
+    return load_library(session=session, enabled_only=True).engine()
 
 
-def _row_from_spec(spec: RuleSpec) -> QaRule:
-    return QaRule(
-        key=spec.key,
-        category=spec.category,
-        language=spec.language,
-        description=spec.description,
-        phrases=list(spec.phrases) + [EXCEPTION_PREFIX + e for e in spec.exceptions],
-        severity=spec.severity,
-        enabled=True,
-        version=spec.version,
+def get_rule(*, session: Session, key: str) -> QaRule | None:
+    return session.scalar(select(QaRule).where(QaRule.key == key))
+
+
+def list_rules(*, session: Session) -> list[QaRule]:
+    return list(session.scalars(select(QaRule).order_by(QaRule.category, QaRule.key)))
+
+
+def rule_history(*, session: Session, key: str) -> list[QaRuleVersion]:
+    """Every saved version of a rule, newest first."""
+    query = (
+        select(QaRuleVersion)
+        .where(QaRuleVersion.rule_key == key)
+        .order_by(QaRuleVersion.version.desc())
+    )
+    return list(session.scalars(query))
+
+
+def save_rule(
+    *,
+    session: Session,
+    definition: dict[str, Any],
+    author: User | None,
+    enabled: bool = True,
+    note: str = "",
+) -> QaRule:
+    """Create or change a rule from its YAML form; raises ``ValueError`` naming what is
+    wrong. A rule that did not change keeps its version."""
+    spec = spec_from_yaml({k: v for k, v in definition.items() if k != "version"})
+    lists = {row.name: _entries(row.entries) for row in session.scalars(select(QaPhraseList))}
+    RuleEngine([spec], lists)  # unknown {list} and wildcard-only phrases fail here
+    row = get_rule(session=session, key=spec.key)
+    if row is None:
+        return _add_rule(session, spec, author=author, note=note, enabled=enabled)
+    if _spec_from_row(row).to_yaml() == spec.to_yaml() and row.enabled == enabled:
+        return row
+    row.version += 1
+    _write(row, spec)
+    row.enabled = enabled
+    row.updated_at = utcnow()
+    _snapshot(session, row, author, note)
+    session.flush()
+    return row
+
+
+def save_list(
+    *, session: Session, name: str, entries: dict[str, list[str]], author: User | None
+) -> QaPhraseList:
+    """Create or replace a phrase list. Rules that name it change behaviour with it, so
+    each of them gets a new version recording the list as it now reads."""
+    cleaned = {lang: [e.strip() for e in values if e.strip()] for lang, values in entries.items()}
+    row = session.scalar(select(QaPhraseList).where(QaPhraseList.name == name))
+    if row is None:
+        row = QaPhraseList(name=name, entries=cleaned, updated_at=utcnow())
+        session.add(row)
+    elif row.entries != cleaned:
+        row.entries, row.version, row.updated_at = cleaned, row.version + 1, utcnow()
+        for rule in session.scalars(select(QaRule)):
+            if any("{" + name + "}" in p for p in rule.phrases):
+                rule.version += 1
+                _snapshot(session, rule, author, f"list {{{name}}} changed")
+    session.flush()
+    return row
+
+
+def import_library(*, session: Session, library: RuleLibrary, author: User | None) -> ImportResult:
+    """Upsert every list and rule of ``library`` (a YAML import); nothing is deleted."""
+    for name, entries in library.lists.items():
+        save_list(session=session, name=name, entries=_entries(entries), author=author)
+    added = updated = unchanged = 0
+    for spec in library.rules:
+        before = get_rule(session=session, key=spec.key)
+        version = before.version if before else None
+        row = save_rule(session=session, definition=spec.to_yaml(), author=author, note="import")
+        if version is None:
+            added += 1
+        elif row.version != version:
+            updated += 1
+        else:
+            unchanged += 1
+    return ImportResult(added, updated, unchanged)
+
+
+def _add_rule(
+    session: Session, spec: RuleSpec, *, author: User | None, note: str, enabled: bool = True
+) -> QaRule:
+    row = QaRule(key=spec.key, version=1, enabled=enabled, updated_at=utcnow())
+    _write(row, spec)
+    session.add(row)
+    _snapshot(session, row, author, note)
+    session.flush()
+    return row
+
+
+def _write(row: QaRule, spec: RuleSpec) -> None:
+    data = spec.to_yaml()
+    row.category, row.language, row.severity = spec.category, spec.language, spec.severity
+    row.description = spec.description
+    row.phrases = list(spec.phrases)
+    row.conditions = {k: data[k] for k in _CONDITIONS if k in data}
+
+
+def _snapshot(session: Session, row: QaRule, author: User | None, note: str) -> None:
+    definition = _spec_from_row(row).to_yaml()
+    lists = {row.name: row.entries for row in session.scalars(select(QaPhraseList))}
+    used = {n: e for n, e in lists.items() if any("{" + n + "}" in p for p in row.phrases)}
+    if used:
+        definition["lists"] = used
+    session.add(
+        QaRuleVersion(
+            rule_key=row.key,
+            version=row.version,
+            definition=definition,
+            enabled=row.enabled,
+            author_id=author.id if author else None,
+            note=note,
+        )
     )
 
 
 def _spec_from_row(row: QaRule) -> RuleSpec:
-    return RuleSpec(
-        key=row.key,
-        category=row.category,
-        language=row.language,
-        phrases=[p for p in row.phrases if not p.startswith(EXCEPTION_PREFIX)],
-        severity=row.severity,
-        version=row.version,
-        description=row.description,
-        exceptions=[
-            p[len(EXCEPTION_PREFIX) :] for p in row.phrases if p.startswith(EXCEPTION_PREFIX)
-        ],
+    return spec_from_yaml(
+        {
+            "key": row.key,
+            "category": row.category,
+            "language": row.language,
+            "phrases": row.phrases,
+            "severity": row.severity,
+            "version": row.version,
+            "description": row.description,
+            **(row.conditions or {}),
+        }
     )
+
+
+def _entries(entries: Any) -> dict[str, list[str]]:
+    return {str(lang): [str(v) for v in values] for lang, values in dict(entries).items()}
 
 
 # --- flags ------------------------------------------------------------------------------
@@ -118,3 +289,355 @@ def list_flags_for_call(*, session: Session, call_id: int) -> list[QaFlag]:
         .order_by(QaFlag.stream_start, QaFlag.start_char, QaFlag.id)
     )
     return list(session.scalars(query))
+
+
+# --- review queue -----------------------------------------------------------------------
+# What QA reviewers and supervisors work from: the queue of flags, one decision per flag
+# (the latest wins; reviewer and time are kept on the flag), a scorecard per call, and
+# per-rule precision from those decisions so leads can see which rules are noisy.
+
+REVIEWER_ROLES = (Role.QA_REVIEWER, Role.SUPERVISOR)
+MAX_COMMENT_CHARS = 2000
+_SEVERITY_RANK = {
+    Severity.CRITICAL.value: 0,
+    Severity.HIGH.value: 1,
+    Severity.MEDIUM.value: 2,
+    Severity.LOW.value: 3,
+}
+EXPORT_HEADER = [
+    "flag_id",
+    "flagged_at",
+    "call_id",
+    "call_started_at",
+    "account_ref",
+    "collector",
+    "category",
+    "severity",
+    "rule_key",
+    "rule_version",
+    "evidence",
+    "segment_text",
+    "at_seconds",
+    "status",
+    "review_reason",
+    "reviewer",
+    "reviewed_at",
+    "review_comment",
+]
+
+
+class InvalidReview(ValueError):
+    """A decision that cannot be recorded as given; the message says what to fix."""
+
+
+def _collector_alias() -> Any:
+    return aliased(User, name="collector")
+
+
+def _joined(stmt: Select[Any], collector: Any) -> Select[Any]:
+    """Joins every queue statement needs: flag -> segment, call -> case and collector."""
+    return (
+        stmt.join(Call, Call.id == QaFlag.call_id)
+        .join(Case, Case.id == Call.case_id)
+        .join(collector, collector.id == Call.collector_id)
+        .join(TranscriptSegment, TranscriptSegment.id == QaFlag.segment_id)
+    )
+
+
+def _conditions(filters: QueueFilters) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if filters.status is not None:
+        conditions.append(QaFlag.status == filters.status)
+    if filters.category is not None:
+        conditions.append(QaFlag.category == filters.category.value)
+    if filters.severity is not None:
+        conditions.append(QaFlag.severity == filters.severity.value)
+    if filters.collector_id is not None:
+        conditions.append(Call.collector_id == filters.collector_id)
+    if filters.date_from is not None:
+        conditions.append(QaFlag.created_at >= _utc_midnight(filters.date_from))
+    if filters.date_to is not None:
+        conditions.append(QaFlag.created_at < _utc_midnight(filters.date_to + timedelta(days=1)))
+    return conditions
+
+
+def _utc_midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def _order(sort: QueueSort, collector: Any) -> list[ColumnElement[Any]]:
+    """Every order ends with the flag id, so pages never shuffle between requests."""
+    severity = case(_SEVERITY_RANK, value=QaFlag.severity, else_=len(_SEVERITY_RANK))
+    newest: list[ColumnElement[Any]] = [QaFlag.created_at.desc(), QaFlag.id.desc()]
+    match sort:
+        case QueueSort.NEWEST:
+            return newest
+        case QueueSort.OLDEST:
+            return [QaFlag.created_at.asc(), QaFlag.id.asc()]
+        case QueueSort.CATEGORY:
+            return [QaFlag.category.asc(), severity, *newest]
+        case QueueSort.COLLECTOR:
+            return [collector.display_name.asc(), severity, *newest]
+        case _:
+            return [severity, *newest]
+
+
+def _items_statement(filters: QueueFilters, sort: QueueSort) -> Select[Any]:
+    collector = _collector_alias()
+    reviewer = aliased(User, name="reviewer")
+    stmt = _joined(select(QaFlag, Call, Case, collector, TranscriptSegment, reviewer), collector)
+    return (
+        stmt.outerjoin(reviewer, reviewer.id == QaFlag.reviewer_id)
+        .where(*_conditions(filters))
+        .order_by(*_order(sort, collector))
+        # The queue shows account refs, not debtors: do not load (and decrypt) their PII.
+        .options(lazyload(Case.debtor), lazyload(Case.collector))
+    )
+
+
+def _item(row: Any) -> QueueItem:
+    flag, call, case_, collector, segment, reviewer = row
+    return QueueItem(
+        flag=flag, call=call, case=case_, collector=collector, segment=segment, reviewer=reviewer
+    )
+
+
+def list_queue(
+    *,
+    session: Session,
+    filters: QueueFilters,
+    sort: QueueSort = QueueSort.SEVERITY,
+    page: int = 1,
+    page_size: int = PAGE_SIZE,
+) -> QueuePage:
+    """One page of flags matching ``filters``; a page past the end shows the last one."""
+    collector = _collector_alias()
+    total = session.scalar(
+        _joined(select(func.count(QaFlag.id)), collector).where(*_conditions(filters))
+    )
+    total = int(total or 0)
+    last_page = max(1, -(-total // page_size))
+    page = min(max(1, page), last_page)
+    stmt = _items_statement(filters, sort).limit(page_size).offset((page - 1) * page_size)
+    items = [_item(row) for row in session.execute(stmt)]
+    return QueuePage(items=items, total=total, page=page, page_size=page_size)
+
+
+def get_queue_item(*, session: Session, flag_id: int) -> QueueItem | None:
+    """One flag as the queue shows it, whatever its status."""
+    stmt = _items_statement(QueueFilters(status=None), QueueSort.NEWEST).where(QaFlag.id == flag_id)
+    row = session.execute(stmt).first()
+    return _item(row) if row else None
+
+
+def next_flag_id(
+    *, session: Session, filters: QueueFilters, sort: QueueSort, after_flag_id: int
+) -> int | None:
+    """The flag after this one in the queue's order, for "review, then go on".
+
+    The current flag is kept in the ordering even when its new status no longer matches
+    the filters, so "next" means the one below it, not the top of the queue again.
+    """
+    collector = _collector_alias()
+    conditions = _conditions(filters)
+    matches = and_(*conditions) if conditions else true()
+    stmt = (
+        _joined(select(QaFlag.id), collector)
+        .where(or_(matches, QaFlag.id == after_flag_id))
+        .order_by(*_order(sort, collector))
+    )
+    ids = list(session.scalars(stmt))
+    if after_flag_id not in ids:
+        return ids[0] if ids else None
+    position = ids.index(after_flag_id)
+    return ids[position + 1] if position + 1 < len(ids) else None
+
+
+def flag_context(*, session: Session, flag: QaFlag, radius: int = 3) -> list[TranscriptSegment]:
+    """The flagged segment with up to ``radius`` segments either side, both speakers."""
+    segments = list(case_service.list_segments(session=session, call_id=flag.call_id))
+    ids = [segment.id for segment in segments]
+    if flag.segment_id not in ids:
+        return segments[: 2 * radius + 1]
+    at = ids.index(flag.segment_id)
+    return segments[max(0, at - radius) : at + radius + 1]
+
+
+def review_flag(
+    *,
+    session: Session,
+    flag_id: int,
+    reviewer: User,
+    decision: Decision,
+    reason: ReviewReason | None = None,
+    comment: str | None = None,
+) -> QaFlag:
+    """Record a reviewer's decision on a flag; deciding again replaces the earlier decision.
+
+    A confirmation's reason is always ``confirmed``; a dismissal needs one of the dismiss
+    reasons, and "other" needs a comment, so precision can later be explained.
+    """
+    if reviewer.role not in REVIEWER_ROLES:
+        raise PermissionError(f"{reviewer.role.value} cannot review QA flags")
+    flag = session.get(QaFlag, flag_id)
+    if flag is None:
+        raise case_service.NotFound(f"flag {flag_id} not found")
+    text = (comment or "").strip() or None
+    if text is not None and len(text) > MAX_COMMENT_CHARS:
+        raise InvalidReview(f"Keep the comment under {MAX_COMMENT_CHARS} characters.")
+    if decision == Decision.CONFIRM:
+        if reason not in (None, ReviewReason.CONFIRMED):
+            raise InvalidReview("A confirmation takes no dismiss reason.")
+        status, reason = FlagStatus.CONFIRMED, ReviewReason.CONFIRMED
+    else:
+        if reason not in DISMISS_REASONS:
+            raise InvalidReview("Pick the reason this flag is dismissed.")
+        if reason == ReviewReason.OTHER and text is None:
+            raise InvalidReview("Say in the comment why the flag is dismissed.")
+        status = FlagStatus.DISMISSED
+    flag.status = status
+    flag.review_reason = reason
+    flag.review_comment = text
+    flag.reviewer_id = reviewer.id
+    flag.reviewed_at = utcnow()
+    session.flush()
+    return flag
+
+
+def _counts(flags: list[QaFlag]) -> StatusCounts:
+    statuses = [flag.status for flag in flags]
+    return StatusCounts(
+        open=statuses.count(FlagStatus.OPEN),
+        confirmed=statuses.count(FlagStatus.CONFIRMED),
+        dismissed=statuses.count(FlagStatus.DISMISSED),
+    )
+
+
+def _grouped(flags: list[QaFlag], key: str) -> dict[str, StatusCounts]:
+    groups: dict[str, list[QaFlag]] = {}
+    for flag in flags:
+        groups.setdefault(getattr(flag, key), []).append(flag)
+    return {name: _counts(members) for name, members in sorted(groups.items())}
+
+
+def call_scorecard(*, session: Session, call_id: int) -> Scorecard | None:
+    """A call's flags summed up by category, severity and review status.
+
+    Missing required statements are not stored yet, so the scorecard covers flags only.
+    """
+    call = case_service.get_call(session=session, call_id=call_id)
+    if call is None:
+        return None
+    case_ = case_service.get_case_or_raise(session=session, case_id=call.case_id)
+    collector = case_service.get_user(session=session, user_id=call.collector_id)
+    assert collector is not None  # calls.collector_id is a non-null foreign key
+    flags = list_flags_for_call(session=session, call_id=call_id)
+    ordered_severities = sorted(
+        _grouped(flags, "severity").items(),
+        key=lambda kv: _SEVERITY_RANK.get(kv[0], len(_SEVERITY_RANK)),
+    )
+    return Scorecard(
+        call=call,
+        case=case_,
+        collector=collector,
+        flags=flags,
+        by_category=_grouped(flags, "category"),
+        by_severity=dict(ordered_severities),
+        totals=_counts(flags),
+    )
+
+
+def rule_precision(*, session: Session) -> list[RulePrecision]:
+    """Per rule key and version, how reviewers decided; the noisiest rules first.
+
+    Versions are kept apart because an edit changes what a rule matches: version 2 must
+    not inherit version 1's record. Rules nobody has decided on yet come last.
+    """
+    stmt = select(
+        QaFlag.rule_key,
+        QaFlag.rule_version,
+        QaFlag.category,
+        QaFlag.status,
+        QaFlag.review_reason,
+        func.count(QaFlag.id),
+    ).group_by(
+        QaFlag.rule_key,
+        QaFlag.rule_version,
+        QaFlag.category,
+        QaFlag.status,
+        QaFlag.review_reason,
+    )
+    tallies: dict[tuple[str, int], dict[str, Any]] = {}
+    for rule_key, version, category, status, reason, count in session.execute(stmt):
+        tally = tallies.setdefault(
+            (rule_key, version),
+            {"category": category, "open": 0, "confirmed": 0, "dismissed": 0, "reasons": {}},
+        )
+        tally[FlagStatus(status).value] += count
+        if status == FlagStatus.DISMISSED and reason:
+            tally["reasons"][str(reason)] = tally["reasons"].get(str(reason), 0) + count
+    rules = [
+        RulePrecision(
+            rule_key=rule_key,
+            rule_version=version,
+            category=tally["category"],
+            confirmed=tally["confirmed"],
+            dismissed=tally["dismissed"],
+            open=tally["open"],
+            dismiss_reasons=tally["reasons"],
+        )
+        for (rule_key, version), tally in tallies.items()
+    ]
+    return sorted(
+        rules,
+        key=lambda r: (
+            r.precision is None,
+            r.precision or 0.0,
+            -r.dismissed,
+            r.rule_key,
+            r.rule_version,
+        ),
+    )
+
+
+def _iso(moment: datetime | None) -> str:
+    """UTC with its offset on every backend (SQLite hands datetimes back without one)."""
+    if moment is None:
+        return ""
+    utc = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return utc.isoformat(timespec="seconds")
+
+
+def export_rows(
+    *, session: Session, filters: QueueFilters, sort: QueueSort = QueueSort.SEVERITY
+) -> list[list[str]]:
+    """Every flag matching the filters (not just one page), header first, as plain text.
+
+    Cells are raw: ``qa_review.export.to_csv`` makes them safe for spreadsheets.
+    """
+    rows = [list(EXPORT_HEADER)]
+    for item in (_item(row) for row in session.execute(_items_statement(filters, sort))):
+        flag = item.flag
+        rows.append(
+            [
+                str(flag.id),
+                _iso(flag.created_at),
+                str(item.call.id),
+                _iso(item.call.started_at),
+                item.case.account_ref,
+                item.collector.display_name,
+                flag.category,
+                flag.severity,
+                flag.rule_key,
+                str(flag.rule_version),
+                flag.evidence,
+                item.segment.text,
+                f"{flag.stream_start:.1f}",
+                str(flag.status),
+                str(flag.review_reason or ""),
+                item.reviewer.display_name if item.reviewer else "",
+                _iso(flag.reviewed_at),
+                flag.review_comment or "",
+            ]
+        )
+    return rows
