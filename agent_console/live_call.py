@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import wave
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from case_store.models import CallStatus, TranscriptSegment
 from qa_review import service as qa_service
 from qa_review.engine import Hit, RequiredStatementTracker, RuleEngine
 from qa_review.models import QaFlag
+from qa_review.redact import Redacted, redact
 from scripts_library import service as scripts_service
 from scripts_library.intents import IntentScore, detect_intents
 from transcription.service import StreamParams, Transcriber, TranscriptionSession
@@ -53,6 +55,8 @@ class CallContext:
     language: str
     agent_name: str
     hotwords: list[str]
+    redact_pii: bool = True
+    keep_original: bool = False
 
 
 @dataclass
@@ -248,6 +252,22 @@ class LiveCall:
             log.exception("analysis of segment %s failed", row["id"])
 
     def _save_segment(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Redacted before it is stored or shown: the console, the QA flags and the review
+        queue all read the stored text, so PII never reaches them."""
+        text = str(message["text"]).strip()
+        words = list(message.get("words", []))
+        original = None
+        if self.context.redact_pii:
+            try:
+                redacted = redact(text, self.context.language)
+            except Exception:  # the segment must still be saved, and without its PII
+                log.exception("redaction failed; storing the segment with its digits masked")
+                redacted = Redacted(_DIGIT.sub("#", text), ())
+                words = []
+            if redacted.text != text:
+                original = text if self.context.keep_original else None
+                words = redact_words(words, text, redacted) if redacted.entities else words
+                text = redacted.text
         with transaction(self._factory) as session:
             segment = case_service.add_segment(
                 session=session,
@@ -256,8 +276,9 @@ class LiveCall:
                 speaker=str(message["speaker"]),
                 start=float(message["start"]),
                 end=float(message["end"]),
-                text=str(message["text"]).strip(),
-                words=list(message.get("words", [])),
+                text=text,
+                words=words,
+                original_text=original,
             )
             return segment_view(segment)
 
@@ -308,6 +329,37 @@ class LiveCall:
                 language=self.context.language,
                 agent_name=self.context.agent_name,
             )
+
+
+_DIGIT = re.compile(r"\d")
+
+
+def redact_words(
+    words: list[dict[str, Any]], text: str, redacted: Redacted
+) -> list[dict[str, Any]]:
+    """Word timings that survive redaction: a word overlapping PII becomes the entity's
+    placeholder (the first such word) or goes. Words that do not spell ``text`` cannot be
+    lined up with the entities, so they are all dropped: timings are not worth a leak."""
+    joined = "".join(str(w.get("word", "")) for w in words)
+    if joined.strip() != text:
+        return []
+    position = -(len(joined) - len(joined.lstrip()))
+    kept: list[dict[str, Any]] = []
+    placed: set[int] = set()
+    for word in words:
+        spelled = str(word.get("word", ""))
+        start, end = position, position + len(spelled)
+        position = end
+        entity = next(
+            (i for i, e in enumerate(redacted.entities) if e.start < end and start < e.end), None
+        )
+        if entity is None:
+            kept.append(word)
+        elif entity not in placed:
+            placed.add(entity)
+            space = " " if spelled.startswith(" ") else ""
+            kept.append({**word, "word": f"{space}[{redacted.entities[entity].type.upper()}]"})
+    return kept
 
 
 def segment_view(segment: TranscriptSegment) -> dict[str, Any]:

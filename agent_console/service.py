@@ -33,6 +33,18 @@ def demo_recording(language: str) -> tuple[Path, str]:
     return (path, language) if path.exists() else (DEMO_DIR / "demo_call_en.wav", "en")
 
 
+def recording_file(call: Call) -> Path | None:
+    """The call's audio file, or None when none was kept or it is gone from disk.
+
+    Simulated calls point at the bundled demo recording they replayed, so their audio is
+    kept as long as the install is.
+    """
+    if not call.recording:
+        return None
+    path = Path(call.recording)
+    return path if path.is_file() else None
+
+
 def call_page_context(
     *, session: Session, case: Case, call: Call | None, user: User
 ) -> dict[str, Any]:
@@ -87,7 +99,14 @@ async def start_simulated_call(app: FastAPI, *, case_id: int, user_id: int) -> i
     settings: Settings = app.state.settings
     factory: sessionmaker[Session] = app.state.session_factory
     hub: LiveCallHub = app.state.live_calls
-    context, recording = await asyncio.to_thread(_record_simulated_call, factory, case_id, user_id)
+    context, recording = await asyncio.to_thread(
+        _record_simulated_call,
+        factory,
+        case_id,
+        user_id,
+        redact_pii=settings.redact_transcripts,
+        keep_original=settings.keep_original_transcript,
+    )
     live = LiveCall(context, factory)
     source = transcriber(app)
     hub.start(live, lambda c: c.run_simulated(recording, source, settings.simulation_speed))
@@ -95,7 +114,12 @@ async def start_simulated_call(app: FastAPI, *, case_id: int, user_id: int) -> i
 
 
 def _record_simulated_call(
-    factory: sessionmaker[Session], case_id: int, user_id: int
+    factory: sessionmaker[Session],
+    case_id: int,
+    user_id: int,
+    *,
+    redact_pii: bool = True,
+    keep_original: bool = False,
 ) -> tuple[CallContext, Path]:
     with transaction(factory) as session:
         case = case_service.get_case_or_raise(session=session, case_id=case_id)
@@ -115,5 +139,7 @@ def _record_simulated_call(
             language=language,
             agent_name=user.display_name.split()[0] if user else "",
             hotwords=[case.debtor.name, case.creditor],
+            redact_pii=redact_pii,
+            keep_original=keep_original,
         )
     return context, recording

@@ -84,6 +84,14 @@ class Settings(BaseSettings):
         True,
         description="Convert Chinese transcripts to Simplified characters (OpenCC), as the QA rules and scripts expect.",
     )
+    redact_transcripts: bool = Field(
+        True,
+        description="Replace card numbers, CVVs, SSNs, Chinese ID numbers, phone numbers and bank accounts in stored transcripts with [CARD_NUMBER]-style placeholders.",
+    )
+    keep_original_transcript: bool = Field(
+        False,
+        description="With redaction on, also keep each redacted segment's original text, encrypted with the secret key; off drops it.",
+    )
     demo: bool = Field(
         False,
         description="Load demo users, cases, scripts and rules on start and print the logins.",

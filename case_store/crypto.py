@@ -13,7 +13,7 @@ from typing import Any
 from cryptography.fernet import Fernet, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import String
+from sqlalchemy import String, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -54,6 +54,13 @@ class EncryptedString(TypeDecorator[str]):
         if value is None:
             return None
         return _require().decrypt(str(value).encode()).decode()
+
+
+class EncryptedText(EncryptedString):
+    """An encrypted column without a length limit (transcript text)."""
+
+    impl = Text
+    cache_ok = True
 
 
 def mask(value: str | None, visible: int = 4) -> str:

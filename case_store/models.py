@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Enum, Float, ForeignKey, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from case_store.crypto import EncryptedString
+from case_store.crypto import EncryptedString, EncryptedText
 from case_store.database import Base
 
 
@@ -181,6 +181,8 @@ class TranscriptSegment(Base):
     end: Mapped[float] = mapped_column(Float)
     text: Mapped[str] = mapped_column(Text)
     words: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    original_text: Mapped[str | None] = mapped_column(EncryptedText())
+    """The words before PII redaction, encrypted; only when configured to keep them."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     call: Mapped[Call] = relationship(back_populates="segments")

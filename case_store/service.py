@@ -183,6 +183,12 @@ def mark_interrupted_calls(*, session: Session) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+def list_calls_for_case(*, session: Session, case_id: int) -> Sequence[Call]:
+    """A case's calls, oldest first."""
+    stmt = select(Call).where(Call.case_id == case_id).order_by(Call.started_at, Call.id)
+    return session.scalars(stmt).all()
+
+
 def latest_call_for_case(*, session: Session, case_id: int) -> Call | None:
     stmt = (
         select(Call).where(Call.case_id == case_id).order_by(Call.started_at.desc(), Call.id.desc())
@@ -200,6 +206,7 @@ def add_segment(
     end: float,
     text: str,
     words: list[dict[str, Any]],
+    original_text: str | None = None,
 ) -> TranscriptSegment:
     segment = TranscriptSegment(
         call_id=call_id,
@@ -209,6 +216,7 @@ def add_segment(
         end=end,
         text=text,
         words=words,
+        original_text=original_text,
     )
     session.add(segment)
     session.flush()

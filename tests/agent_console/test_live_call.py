@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from agent_console.live_call import CallContext, ConsoleUpdate, LiveCall
@@ -203,3 +204,70 @@ def test_a_transcription_error_ends_the_call_but_keeps_its_segments(
         segments = case_service.list_segments(session=session, call_id=call.id)
     assert call.status == CallStatus.INTERRUPTED
     assert [s.text for s in segments] == ["Hello?"]
+
+
+CARD = "4111 1111 1111 1111"
+
+
+def card_final() -> dict[str, Any]:
+    words = [" My", " card", " is", " 4111", " 1111", " 1111", " 1111", " thanks"]
+    return {
+        **final(1, f"My card is {CARD} thanks", 2.0),
+        "words": [{"word": w, "start": i * 0.3, "end": i * 0.3 + 0.2} for i, w in enumerate(words)],
+    }
+
+
+@pytest.mark.parametrize("keep_original", [False, True])
+def test_pii_is_redacted_before_a_segment_is_stored_or_shown(
+    call_context: CallContext,
+    session_factory: sessionmaker[Session],
+    recording: Path,
+    keep_original: bool,
+) -> None:
+    call_context.keep_original = keep_original
+    live = LiveCall(call_context, session_factory)
+    updates = run(live, ScriptedTranscriber([[card_final()]]), recording)
+
+    [shown] = [u.data for u in updates if u.kind == "segment"]
+    assert shown["text"] == "My card is [CARD_NUMBER] thanks"
+    with transaction(session_factory) as session:
+        [stored] = case_service.list_segments(session=session, call_id=call_context.call_id)
+        assert stored.text == "My card is [CARD_NUMBER] thanks"
+        assert [w["word"] for w in stored.words] == [
+            " My",
+            " card",
+            " is",
+            " [CARD_NUMBER]",
+            " thanks",
+        ]
+        assert stored.original_text == (f"My card is {CARD} thanks" if keep_original else None)
+        raw = session.execute(
+            text("select original_text from transcript_segments where id = :id"), {"id": stored.id}
+        ).scalar()
+    assert raw is None or "4111" not in raw  # encrypted at rest
+
+
+def test_redaction_can_be_switched_off(
+    call_context: CallContext, session_factory: sessionmaker[Session], recording: Path
+) -> None:
+    call_context.redact_pii = False
+    run(LiveCall(call_context, session_factory), ScriptedTranscriber([[card_final()]]), recording)
+    with transaction(session_factory) as session:
+        [stored] = case_service.list_segments(session=session, call_id=call_context.call_id)
+        assert CARD in stored.text and stored.original_text is None
+
+
+def test_a_failing_redactor_still_saves_the_segment_without_its_digits(
+    call_context: CallContext,
+    session_factory: sessionmaker[Session],
+    recording: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(text: str, language: str | None = None) -> Any:
+        raise RuntimeError("detector bug")
+
+    monkeypatch.setattr("agent_console.live_call.redact", broken)
+    run(LiveCall(call_context, session_factory), ScriptedTranscriber([[card_final()]]), recording)
+    with transaction(session_factory) as session:
+        [stored] = case_service.list_segments(session=session, call_id=call_context.call_id)
+        assert stored.text == "My card is #### #### #### #### thanks" and stored.words == []
