@@ -51,6 +51,8 @@ from qa_review.schemas import (
 log = logging.getLogger(__name__)
 
 _CONDITIONS = ("exceptions", "near", "not_near", "speakers")
+RESERVED_KEYS = frozenset({"new", "test", "import", "export.yaml"})
+"""Path segments of the rule editor (``/qa/library/new`` …), so no rule can be named so."""
 
 
 # --- rules in the database --------------------------------------------------------------
@@ -137,6 +139,8 @@ def save_rule(
     """Create or change a rule from its YAML form; raises ``ValueError`` naming what is
     wrong. A rule that did not change keeps its version."""
     spec = spec_from_yaml({k: v for k, v in definition.items() if k != "version"})
+    if spec.key in RESERVED_KEYS:
+        raise ValueError(f"rule key {spec.key!r} is reserved by the rule pages; choose another")
     lists = {row.name: _entries(row.entries) for row in session.scalars(select(QaPhraseList))}
     RuleEngine([spec], lists)  # unknown {list} and wildcard-only phrases fail here
     row = get_rule(session=session, key=spec.key)
@@ -181,7 +185,13 @@ def import_library(*, session: Session, library: RuleLibrary, author: User | Non
     for spec in library.rules:
         before = get_rule(session=session, key=spec.key)
         version = before.version if before else None
-        row = save_rule(session=session, definition=spec.to_yaml(), author=author, note="import")
+        row = save_rule(
+            session=session,
+            definition=spec.to_yaml(),
+            author=author,
+            enabled=before.enabled if before else True,  # YAML has no switch; keep the lead's
+            note="import",
+        )
         if version is None:
             added += 1
         elif row.version != version:

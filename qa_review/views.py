@@ -4,11 +4,24 @@ does every read and write)."""
 
 from __future__ import annotations
 
+import difflib
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated, Any, Literal
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, status
+import yaml
+from fastapi import (
+    APIRouter,
+    Depends,
+    File,
+    Form,
+    HTTPException,
+    Query,
+    Request,
+    UploadFile,
+    status,
+)
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -19,8 +32,10 @@ from case_store import service as case_service
 from case_store.models import Role, User
 from qa_review import export
 from qa_review import service as qa_service
+from qa_review.engine import SPEAKERS, Hit, RuleEngine, RuleLibrary, spec_from_yaml
 from qa_review.evidence import highlight
-from qa_review.models import Category, FlagStatus, ReviewReason, Severity
+from qa_review.models import Category, FlagStatus, QaRule, QaRuleVersion, ReviewReason, Severity
+from qa_review.normalize import LANGUAGES
 from qa_review.schemas import (
     DISMISS_REASONS,
     REASON_LABELS,
@@ -217,3 +232,402 @@ def export_csv(
             "Cache-Control": "private, no-store",
         },
     )
+
+
+# --- the rule editor (QA leads) -----------------------------------------------------------
+# Supervisors edit, reviewers may look. The form is the rule's YAML form spread over fields;
+# qa_service.save_rule validates it, so an error message names what is wrong and the page
+# comes back with the lead's input as typed.
+
+Editor = Annotated[User, Depends(require_role(Role.SUPERVISOR))]
+LIBRARY_TEMPLATE = "qa_library.html"
+RULE_TEMPLATE = "qa_rule_edit.html"
+MAX_IMPORT_BYTES = 1024 * 1024
+MAX_TEST_CHARS = 2000
+
+
+@dataclass
+class RuleForm:
+    """The editor's fields as typed; ``definition`` turns them into the rule's YAML form."""
+
+    key: str = ""
+    category: str = Category.ABUSE.value
+    language: str = "en"
+    severity: str = Severity.HIGH.value
+    description: str = ""
+    enabled: bool = True
+    phrases: str = ""
+    exceptions: str = ""
+    near_phrases: str = ""
+    near_within: str = "8"
+    not_near_phrases: str = ""
+    not_near_within: str = "5"
+    speakers: list[str] = field(default_factory=lambda: ["agent"])
+    note: str = ""
+
+    @classmethod
+    def from_rule(cls, rule: QaRule) -> RuleForm:
+        conditions = rule.conditions or {}
+        near = conditions.get("near") or {}
+        not_near = conditions.get("not_near") or {}
+        return cls(
+            key=rule.key,
+            category=rule.category,
+            language=rule.language,
+            severity=rule.severity,
+            description=rule.description,
+            enabled=rule.enabled,
+            phrases="\n".join(rule.phrases),
+            exceptions="\n".join(conditions.get("exceptions") or ()),
+            near_phrases="\n".join(near.get("phrases") or ()),
+            near_within=str(near.get("within", 8)),
+            not_near_phrases="\n".join(not_near.get("phrases") or ()),
+            not_near_within=str(not_near.get("within", 5)),
+            speakers=list(conditions.get("speakers") or ["agent"]),
+        )
+
+    def definition(self) -> dict[str, Any]:
+        """The rule's YAML form; ``ValueError`` for what the engine cannot be asked about."""
+        data: dict[str, Any] = {
+            "key": self.key.strip(),
+            "category": self.category,
+            "language": self.language,
+            "severity": self.severity,
+            "description": self.description.strip(),
+            "phrases": _lines(self.phrases),
+        }
+        if not data["phrases"]:
+            raise ValueError("Enter at least one phrase (one per line).")
+        if exceptions := _lines(self.exceptions):
+            data["exceptions"] = exceptions
+        for name, phrases, within in (
+            ("near", self.near_phrases, self.near_within),
+            ("not_near", self.not_near_phrases, self.not_near_within),
+        ):
+            if listed := _lines(phrases):
+                data[name] = {"phrases": listed, "within": _within(name, within)}
+        if not self.speakers:
+            raise ValueError("Choose whose words the rule judges.")
+        if self.speakers != ["agent"]:
+            data["speakers"] = self.speakers
+        return data
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _within(name: str, value: str) -> int:
+    try:
+        within = int(value.strip())
+    except ValueError:
+        raise ValueError(f"{name.replace('_', ' ')}: “within” must be a whole number.") from None
+    if within < 0:
+        raise ValueError(f"{name.replace('_', ' ')}: “within” must be zero or more.")
+    return within
+
+
+def _rule_form(
+    # Aliased: ``key`` is also the path parameter of /library/{key}.
+    rule_key: Annotated[str, Form(alias="key", max_length=64)] = "",
+    category: Annotated[str, Form()] = Category.ABUSE.value,
+    language: Annotated[str, Form()] = "en",
+    severity: Annotated[str, Form()] = Severity.HIGH.value,
+    description: Annotated[str, Form(max_length=2000)] = "",
+    enabled: Annotated[bool, Form()] = False,
+    phrases: Annotated[str, Form(max_length=20000)] = "",
+    exceptions: Annotated[str, Form(max_length=20000)] = "",
+    near_phrases: Annotated[str, Form(max_length=20000)] = "",
+    near_within: Annotated[str, Form(max_length=8)] = "8",
+    not_near_phrases: Annotated[str, Form(max_length=20000)] = "",
+    not_near_within: Annotated[str, Form(max_length=8)] = "5",
+    speakers: Annotated[list[str] | None, Form()] = None,
+    note: Annotated[str, Form(max_length=qa_service.MAX_COMMENT_CHARS)] = "",
+) -> RuleForm:
+    return RuleForm(
+        key=rule_key,
+        category=category,
+        language=language,
+        severity=severity,
+        description=description,
+        enabled=enabled,
+        phrases=phrases,
+        exceptions=exceptions,
+        near_phrases=near_phrases,
+        near_within=near_within,
+        not_near_phrases=not_near_phrases,
+        not_near_within=not_near_within,
+        speakers=speakers or [],
+        note=note,
+    )
+
+
+RuleFormData = Annotated[RuleForm, Depends(_rule_form)]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    version: QaRuleVersion
+    author: str
+    diff: list[tuple[str, str]]  # (kind, line): kind is "add", "del", "hunk" or "same"
+
+
+def _definition_text(version: QaRuleVersion) -> list[str]:
+    data = {"enabled": version.enabled, **version.definition}
+    text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
+    return str(text).splitlines()
+
+
+def _diff(older: QaRuleVersion, newer: QaRuleVersion) -> list[tuple[str, str]]:
+    lines = difflib.unified_diff(_definition_text(older), _definition_text(newer), n=1, lineterm="")
+    kinds = {"+": "add", "-": "del", "@": "hunk"}
+    return [
+        (kinds.get(line[:1], "same"), line) for line in lines if not line.startswith(("+++", "---"))
+    ]
+
+
+def _history(db: DbSession, key: str) -> list[HistoryEntry]:
+    versions = qa_service.rule_history(session=db, key=key)
+    entries = []
+    for newer, older in zip(versions, [*versions[1:], None], strict=True):
+        author = (
+            case_service.get_user(session=db, user_id=newer.author_id) if newer.author_id else None
+        )
+        entries.append(
+            HistoryEntry(
+                version=newer,
+                author=author.display_name if author else "Parley",
+                diff=_diff(older, newer) if older is not None else [],
+            )
+        )
+    return entries
+
+
+def _rule_page(
+    request: Request,
+    db: DbSession,
+    user: User,
+    form: RuleForm,
+    *,
+    rule: QaRule | None,
+    error: str = "",
+    saved: bool = False,
+    status_code: int = status.HTTP_200_OK,
+) -> Response:
+    context = {
+        "user": user,
+        "form": form,
+        "rule": rule,
+        "history": _history(db, rule.key) if rule is not None else [],
+        "error": error,
+        "saved": saved,
+        "can_edit": user.role == Role.SUPERVISOR,
+        "categories": list(Category),
+        "severities": list(Severity),
+        "languages": list(LANGUAGES),
+        "all_speakers": list(SPEAKERS),
+        "lists": sorted(qa_service.load_library(session=db).lists),
+    }
+    response = _page(request, RULE_TEMPLATE, context)
+    response.status_code = status_code
+    return response
+
+
+def _library_page(
+    request: Request,
+    db: DbSession,
+    user: User,
+    *,
+    category: str = "",
+    language: str = "",
+    imported: qa_service.ImportResult | None = None,
+    import_error: str = "",
+    status_code: int = status.HTTP_200_OK,
+) -> Response:
+    rules = [
+        r
+        for r in qa_service.list_rules(session=db)
+        if (not category or r.category == category) and (not language or r.language == language)
+    ]
+    context = {
+        "user": user,
+        "rules": rules,
+        "category": category,
+        "language": language,
+        "categories": list(Category),
+        "languages": list(LANGUAGES),
+        "can_edit": user.role == Role.SUPERVISOR,
+        "imported": imported,
+        "import_error": import_error,
+    }
+    response = _page(request, LIBRARY_TEMPLATE, context, block="library_results")
+    response.status_code = status_code
+    return response
+
+
+@router.get("/library", response_class=HTMLResponse)
+def library(
+    request: Request,
+    user: Reviewer,
+    db: DbSession,
+    category: Annotated[str, Query(max_length=32)] = "",
+    language: Annotated[str, Query(max_length=8)] = "",
+) -> Response:
+    return _library_page(request, db, user, category=category, language=language)
+
+
+@router.get("/library/export.yaml")
+def library_export(user: Reviewer, db: DbSession) -> Response:
+    """The whole library (rules and lists) in the YAML that the import reads back."""
+    filename = f"qa-rules-{date.today().isoformat()}.yaml"
+    return Response(
+        qa_service.load_library(session=db).to_yaml(),
+        media_type="application/yaml; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@router.post("/library/import", dependencies=[Depends(verify_csrf)])
+def library_import(
+    request: Request, user: Editor, db: DbSession, file: Annotated[UploadFile, File()]
+) -> Response:
+    """Validate the whole file, then add and update; nothing is written when it fails."""
+    data = file.file.read(MAX_IMPORT_BYTES + 1)
+    error = ""
+    result: qa_service.ImportResult | None = None
+    if len(data) > MAX_IMPORT_BYTES:
+        error = (
+            f"The file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB; nothing was imported."
+        )
+    else:
+        try:
+            library = RuleLibrary.from_yaml(data.decode("utf-8"))
+            with db.begin_nested():
+                result = qa_service.import_library(session=db, library=library, author=user)
+        except UnicodeDecodeError:
+            error = "The file is not UTF-8 text; nothing was imported."
+        except yaml.YAMLError as problem:
+            error = f"The file is not valid YAML ({problem}); nothing was imported."
+        except (ValueError, TypeError, KeyError) as problem:
+            error = f"{problem}; nothing was imported."
+    return _library_page(
+        request,
+        db,
+        user,
+        imported=result,
+        import_error=error,
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT if error else status.HTTP_200_OK,
+    )
+
+
+@router.post("/library/test", response_class=HTMLResponse, dependencies=[Depends(verify_csrf)])
+def library_test(
+    request: Request,
+    user: Reviewer,
+    db: DbSession,
+    form: RuleFormData,
+    utterance: Annotated[str, Form(max_length=MAX_TEST_CHARS)] = "",
+    test_speaker: Annotated[str, Form()] = "agent",
+) -> Response:
+    """What the rule as edited (not saved) would flag in one utterance. Reviewers may try
+    rules too: nothing is written."""
+    hits: list[Hit] = []
+    error = ""
+    try:
+        spec = spec_from_yaml({**form.definition(), "key": form.key.strip() or "unsaved"})
+        engine = RuleEngine([spec], qa_service.load_library(session=db).lists)
+        hits = engine.scan(utterance, speaker=test_speaker, language=spec.language)
+    except (ValueError, TypeError) as problem:
+        error = str(problem)
+    context = {
+        "user": user,
+        "tested": True,
+        "utterance": utterance,
+        "test_error": error,
+        "hits": hits,
+        "pieces": _marked(utterance, hits),
+    }
+    return templates.TemplateResponse(
+        request,
+        RULE_TEMPLATE,
+        {"csrf_token": csrf_token(request), **context},
+        block_name="test_result",
+    )
+
+
+def _marked(text: str, hits: list[Hit]) -> list[tuple[str, bool]]:
+    """``text`` in pieces, each marked or not, for a template to escape and <mark>."""
+    pieces: list[tuple[str, bool]] = []
+    at = 0
+    for hit in sorted(hits, key=lambda h: h.start):
+        if hit.start < at:
+            continue
+        pieces += [(text[at : hit.start], False), (text[hit.start : hit.end], True)]
+        at = hit.end
+    pieces.append((text[at:], False))
+    return [p for p in pieces if p[0]]
+
+
+@router.get("/library/new", response_class=HTMLResponse)
+def rule_new(request: Request, user: Editor, db: DbSession) -> Response:
+    return _rule_page(request, db, user, RuleForm(), rule=None)
+
+
+@router.post("/library/new", dependencies=[Depends(verify_csrf)])
+def rule_create(request: Request, user: Editor, db: DbSession, form: RuleFormData) -> Response:
+    if qa_service.get_rule(session=db, key=form.key.strip()) is not None:
+        error = f"A rule with the key {form.key.strip()!r} exists already; choose another key."
+        return _rule_page(
+            request, db, user, form, rule=None, error=error, status_code=_UNPROCESSABLE
+        )
+    return _save(request, db, user, form, rule=None)
+
+
+@router.get("/library/{key}", response_class=HTMLResponse)
+def rule_detail(
+    request: Request, user: Reviewer, db: DbSession, key: str, saved: bool = False
+) -> Response:
+    rule = _rule_or_404(db, key)
+    return _rule_page(request, db, user, RuleForm.from_rule(rule), rule=rule, saved=saved)
+
+
+@router.post("/library/{key}", dependencies=[Depends(verify_csrf)])
+def rule_update(
+    request: Request, user: Editor, db: DbSession, key: str, form: RuleFormData
+) -> Response:
+    rule = _rule_or_404(db, key)
+    form.key = rule.key  # the key is read-only once a rule exists
+    return _save(request, db, user, form, rule=rule)
+
+
+_UNPROCESSABLE = status.HTTP_422_UNPROCESSABLE_CONTENT
+
+
+def _rule_or_404(db: DbSession, key: str) -> QaRule:
+    rule = qa_service.get_rule(session=db, key=key)
+    if rule is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Rule not found.")
+    return rule
+
+
+def _save(
+    request: Request, db: DbSession, user: User, form: RuleForm, *, rule: QaRule | None
+) -> Response:
+    try:
+        with db.begin_nested():
+            saved = qa_service.save_rule(
+                session=db,
+                definition=form.definition(),
+                author=user,
+                enabled=form.enabled,
+                note=form.note.strip(),
+            )
+    except (ValueError, TypeError) as problem:
+        return _rule_page(
+            request, db, user, form, rule=rule, error=str(problem), status_code=_UNPROCESSABLE
+        )
+    url = f"/qa/library/{quote(saved.key, safe='')}?saved=true"
+    return RedirectResponse(url, status.HTTP_303_SEE_OTHER)

@@ -1,12 +1,13 @@
 """Rules and flags in the database, on SQLite and PostgreSQL."""
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from case_store import service as case_service
 from case_store.models import Call, TranscriptSegment
 from qa_review import service as qa_service
-from qa_review.engine import Hit, starter_rule_specs
+from qa_review.engine import Hit, RuleSpec, starter_rule_specs
 from qa_review.models import FlagStatus, QaRule
 from tests.factories import make_case, make_user
 
@@ -127,3 +128,20 @@ def test_flags_are_listed_in_call_order(db: Session) -> None:
         )
     flags = qa_service.list_flags_for_call(session=db, call_id=call.id)
     assert [f.rule_key for f in flags] == ["b", "a"]
+
+
+def test_import_keeps_a_disabled_rule_disabled_and_reserved_keys_are_refused(db: Session) -> None:
+    qa_service.seed_starter_rules(session=db)
+    library = qa_service.load_library(session=db)
+    [insult] = [r for r in library.rules if r.key == "en_abuse_insult"]
+    qa_service.save_rule(session=db, definition=insult.to_yaml(), author=None, enabled=False)
+
+    result = qa_service.import_library(session=db, library=library, author=None)
+    assert (result.added, result.updated) == (0, 0)
+    rule = qa_service.get_rule(session=db, key="en_abuse_insult")
+    assert rule is not None and rule.enabled is False
+
+    with pytest.raises(ValueError, match="reserved"):
+        qa_service.save_rule(
+            session=db, definition=RuleSpec("new", "abuse", "en", ["boo"]).to_yaml(), author=None
+        )
