@@ -101,7 +101,7 @@ def find_pii(text: str, language: str | None = None) -> list[Entity]:
     runs = [run for run in _runs(folded, tokens) if _digit_count(run) >= _MIN_DIGITS]
     if not runs:
         return []
-    context = _Context(folded)
+    context = _Context(folded, tokens)
     entities: list[Entity] = []
     for run in runs:
         entities.extend(_entities_of(run, folded, context))
@@ -191,6 +191,7 @@ _QUANTITY: Final = re.compile(
     r"|[0-9]+\.[0-9]{1,2}(?![0-9]|\.[0-9])"
     r"|[0-9]+(?:st|nd|rd|th)(?![a-z])"
 )
+_QUANTITY_NEXT: Final = frozenset(",.snrt")  # what may follow the first digits of one
 # The check character that may end an 18-character Chinese ID: "X" written or "叉" said.
 _CHECK_X: Final = re.compile(r"[ \t]?(?:x(?![a-z'])|叉)")
 
@@ -223,6 +224,9 @@ def _tokens(folded: str, language: str | None) -> list[_Token]:
             tokens.append(_Token(start, q.end(), "", "q"))
             quantity_end = q.end()
             continue
+        if _is_glued_to_letters(folded, start, end):  # "inv2026", "cvv2", "5pm": codes
+            tokens.append(_Token(start, end, "", "q"))
+            continue
         tokens.append(_Token(start, end, match[0].translate(_FULLWIDTH_TO_ASCII), "d"))
     mixed = False
     if language != "zh":
@@ -241,7 +245,14 @@ def _tokens(folded: str, language: str | None) -> list[_Token]:
     return tokens
 
 
-_QUANTITY_NEXT: Final = frozenset(",.snrt")
+def _is_glued_to_letters(folded: str, start: int, end: int) -> bool:
+    """Digits written against a Latin letter belong to a code ("INV2026", "CVV2", "5pm"),
+    except an ID's check letter ("…1002X")."""
+    before = folded[start - 1] if start else ""
+    after = folded[end : end + 1]
+    if "a" <= before <= "z":
+        return True
+    return "a" <= after <= "z" and not (after == "x" and not _is_letter(folded, end + 1))
 
 
 def _chinese_tokens(match: re.Match[str]) -> list[_Token]:
@@ -443,16 +454,16 @@ def _classify(candidate: _Candidate, folded: str, context: _Context) -> str | No
     """
     digits = candidate.digits
     size = len(digits)
-    if _is_amount_date_or_code(candidate, folded):
+    if _is_amount_date_or_time(candidate, folded):
         return None
     where = context.category(candidate.start, candidate.end)
     if where in _VETO:
         return None
     if digits.endswith("X"):
         return "cn_national_id" if _is_cn_id(digits) else None
-    if where == "card" and 13 <= size <= 19 and _luhn(digits):
+    if where == "card" and 13 <= size <= 19 and digits[0] != "0" and _luhn(digits):
         return "card_number"
-    if where == "cvv" and size in (3, 4):
+    if where == "cvv" and size in (3, 4) and context.claim_cvv_cue(candidate.start, candidate.end):
         return "cvv"
     if size == 18 and _is_cn_id(digits):
         return "cn_national_id"
@@ -481,17 +492,17 @@ _CURRENCY_BEFORE: Final = re.compile(
 _UNIT_AFTER: Final = re.compile(
     r"\s?(?:(?:dollars?|bucks|cents?|usd|rmb|yuan|kuai|euros?|pounds?|percent|per cent"
     r"|hundred|thousand|million|billion|grand|k|o'?clock|a\.?m\.?|p\.?m\.?"
-    r"|days?|weeks?|months?|years?|yrs?|hours?|hrs?|minutes?|mins?|seconds?|times)"
+    r"|(?:a |an |per |each |every |/)?(?:days?|weeks?|months?|years?|yrs?)"
+    r"|hours?|hrs?|minutes?|mins?|seconds?|times)"
     r"(?![a-z])"
     r"|[%$¥￥元块圆角毛万千百亿刀年月日号点分秒岁天周次个期])"
 )
 _DATE_SEPARATORS: Final = frozenset("-. \u2010\u2011\u2012\u2013\u2014\uff0d")
 
 
-def _is_amount_date_or_code(candidate: _Candidate, folded: str) -> bool:
+def _is_amount_date_or_time(candidate: _Candidate, folded: str) -> bool:
     """Digits that belong to an amount ("$1250", "1250 dollars", "3000块"), a date
-    ("2026-03-15", "03/15/2026", "二零二六年"), a time ("10:30") or a code with letters
-    in it ("INV20260315")."""
+    ("2026-03-15", "03/15/2026", "二零二六年") or a time ("10:30")."""
     start, end = candidate.start, candidate.end
     if _CURRENCY_BEFORE.search(folded, max(0, start - 6), start):
         return True
@@ -499,12 +510,8 @@ def _is_amount_date_or_code(candidate: _Candidate, folded: str) -> bool:
         return True
     if "/" in candidate.gaps:
         return True  # dates and fractions: "03/15/2026", "08/27"
-    before = folded[start - 1] if start else ""
-    after = folded[end] if end < len(folded) else ""
-    if candidate.tokens[0].kind == "d" and ("a" <= before <= "z" or before == ":"):
-        return True
-    if candidate.tokens[-1].kind == "d" and ("a" <= after <= "z" or after == ":"):
-        return True
+    if folded[start - 1 : start] == ":" or folded[end : end + 1] == ":":
+        return True  # a clock time, "10:30"
     return candidate.written and _is_written_date(candidate)
 
 
@@ -857,8 +864,8 @@ _VETO: Final = frozenset({"partial", "date", "reference", "money"})
 # cue). Chinese packs a word into one or two characters, so its reach is shorter; a cue
 # that vetoes reaches less far than one that identifies, so "case number 20260315, call
 # me back at 4155550134" still finds the phone number. A cue after the number counts
-# only when nothing before it does, and only close by ("123 is the cvv").
-_REACH: Final = {(True, False): 64, (True, True): 24, (False, False): 24, (False, True): 10}
+# only close by ("123 is the cvv"). The rest of the rules: ``_Context._nearest``.
+_REACH: Final = {(True, False): 64, (True, True): 32, (False, False): 24, (False, True): 12}
 _REACH_AFTER: Final = {True: 20, False: 8}
 _MAX_REACH: Final = max(_REACH.values())
 
@@ -921,9 +928,9 @@ _CUE_AUTOMATON: Final = _cue_automaton()
 class _Context:
     """The context cues of one text, found once, looked up per number."""
 
-    __slots__ = ("_cues", "_ends", "_starts")
+    __slots__ = ("_claimed", "_cues", "_ends", "_numbers", "_starts")
 
-    def __init__(self, folded: str) -> None:
+    def __init__(self, folded: str, tokens: list[_Token]) -> None:
         cues: list[tuple[int, int, str, bool]] = []
         for last, (category, length, english, prefix) in _CUE_AUTOMATON.iter_long(folded):
             start, end = last + 1 - length, last + 1
@@ -935,25 +942,65 @@ class _Context:
         self._cues = cues
         self._starts = [c[0] for c in cues]
         self._ends = [c[1] for c in cues]
+        self._claimed: set[int] = set()
+        self._numbers = [t.start for t in tokens]
 
     def category(self, start: int, end: int) -> str | None:
-        """The category of the nearest cue before ``start`` that reaches it, else of a cue
-        just after ``end``, else ``None``."""
+        """The category of the cue nearest to the number (``start``-``end``), or ``None``."""
+        index = self._nearest(start, end)
+        return None if index is None else self._cues[index][2]
+
+    def claim_cvv_cue(self, start: int, end: int) -> bool:
+        """One CVV per cue: in "cvv 123, and I can do 250 on Friday" the 250 is money.
+        True the first time it is asked for the cue nearest to the number."""
+        index = self._nearest(start, end)
+        if index is None:
+            return True
+        if index in self._claimed:
+            return False
+        self._claimed.add(index)
+        return True
+
+    def _nearest(self, start: int, end: int) -> int | None:
+        """The cue that speaks about the number at ``start``-``end``, if any.
+
+        Usually the nearest cue before it that reaches it. A cue that vetoes names one
+        number only: in "born on 1985-03-12 and it's 078-05-1120" the date cue is spent on
+        the date. A cue right after the number wins when it is nearer and names it ("卡号
+        6222…，345是安全码": the 345 is a CVV), but not when another number follows that
+        cue ("手机号 139…，银行账号 6228…": the account cue is the next number's), and a
+        vetoing cue after the number counts only when there is none before it.
+        """
+        before = None
         index = bisect.bisect_right(self._ends, start) - 1
         while index >= 0:
             _, cue_end, category, english = self._cues[index]
             distance = start - cue_end
             if distance > _MAX_REACH:
                 break
-            if distance <= _REACH[english, category in _VETO]:
-                return category
+            veto = category in _VETO
+            if distance <= _REACH[english, veto] and not (
+                veto and self._number_between(cue_end, start)
+            ):
+                before = index
+                break
             index -= 1
-        index = bisect.bisect_left(self._starts, end)
-        if index < len(self._cues):
-            cue_start, _, category, english = self._cues[index]
-            if cue_start - end <= _REACH_AFTER[english]:
-                return category
-        return None
+        after = bisect.bisect_left(self._starts, end)
+        if after < len(self._cues):
+            cue_start, cue_end, category, english = self._cues[after]
+            gap = cue_start - end
+            veto = category in _VETO
+            if (
+                gap <= _REACH_AFTER[english]
+                and not self._number_between(cue_end, cue_end + _REACH[english, veto] + 1)
+                and (before is None or (not veto and gap < start - self._cues[before][1]))
+            ):
+                return after
+        return before
+
+    def _number_between(self, start: int, end: int) -> bool:
+        index = bisect.bisect_left(self._numbers, start)
+        return index < len(self._numbers) and self._numbers[index] < end
 
 
 def _is_letter(folded: str, index: int) -> bool:

@@ -126,3 +126,17 @@ def test_calls_reports_the_required_statements_of_a_whole_call(tmp_path: Path) -
     [out] = [json.loads(x) for x in done.stdout.splitlines()]
     assert out["id"] == "c1" and out["required"]["recording_notice"] is True
     assert "mini_miranda" in out["missing"]  # the debtor saying it does not count
+
+
+def test_redact_keeps_amounts_and_dates_and_reports_offsets_into_the_input(
+    tmp_path: Path,
+) -> None:
+    text = "my card is 4111 1111 1111 1111 and I owe $1,250 on March 5"
+    done = parley(
+        tmp_path, "qa", "redact", "-", stdin=jsonl({"id": "r1", "lang": "en", "text": text})
+    )
+    [out] = [json.loads(x) for x in done.stdout.splitlines()]
+    assert out["text"] == "my card is [CARD_NUMBER] and I owe $1,250 on March 5"
+    [entity] = out["entities"]
+    assert entity["type"] == "card_number"
+    assert text[entity["start"] : entity["end"]] == "4111 1111 1111 1111"
