@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 
-.PHONY: install run test lint typecheck unit browser-deps bench bench-transcription lock clean
+.PHONY: install run test lint typecheck unit browser-deps bench bench-transcription bench-qa lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ bench: install bench-transcription
 # Streaming latency, accuracy and capacity (several minutes; see docs/transcription-service.md).
 bench-transcription: install
 	$(BIN)/python -m benchmarks.streaming_transcription
+
+bench-qa: install
+	$(BIN)/python -m benchmarks.qa_scan
+	$(BIN)/python -m benchmarks.qa_redaction
 
 # Regenerate the pinned lock after editing dependencies in pyproject.toml.
 lock:
