@@ -68,9 +68,7 @@ def upgrade() -> None:
             ["author_id"], ["users.id"], name=op.f("fk_qa_rule_versions_author_id_users")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_qa_rule_versions")),
-        sa.UniqueConstraint(
-            "rule_key", "version", name=op.f("uq_qa_rule_versions_rule_key")
-        ),
+        sa.UniqueConstraint("rule_key", "version", name=op.f("uq_qa_rule_versions_rule_key")),
     )
     op.create_index(
         op.f("ix_qa_rule_versions_rule_key"), "qa_rule_versions", ["rule_key"], unique=False
