@@ -63,7 +63,8 @@ def test_stereo_call_labels_agent_left_and_debtor_right(
         events = stop_and_collect(ws)
     assert_well_formed(events, call.duration)
     assert "child" in text_of(events, channel=0) and "child" not in text_of(events, channel=1)
-    assert "water" in text_of(events, channel=1) and "water" not in text_of(events, channel=0)
+    # "greasy", not "water": tiny.en hears "wash water" or "wash for" by a hair either way
+    assert "greasy" in text_of(events, channel=1) and "greasy" not in text_of(events, channel=0)
     debtor_finals = [e for e in events if e["type"] == "final" and e["channel"] == 1]
     assert {(e["channel"], e["speaker"]) for e in events[:-1]} == {(0, "agent"), (1, "debtor")}
     assert min(e["start"] for e in debtor_finals) >= 3.4
