@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from benchmarks.printout import NAMES, _s
-from qa_review.engine import AGENT, Hit, RuleEngine, starter_rule_specs
+from qa_review.engine import AGENT, Hit, starter_library
 from qa_review.models import Category
 
 DATA_DIR = Path(__file__).with_name("data")
@@ -356,7 +356,7 @@ def _outcome_json(outcome: Outcome) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     paths = [Path(p) for p in args.data] if args.data else list(DEFAULT_DATA)
-    engine = RuleEngine(starter_rule_specs())
+    engine = starter_library().engine()
     print("QA misconduct scan — starter rules, judged per line and category")
     print(f"machine: {machine()}; {len(engine.rules)} rules")
     all_sections = [s for path in paths for s in sections(path, engine.scan)]

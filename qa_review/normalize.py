@@ -50,6 +50,7 @@ _CLAUSE_MARKS = frozenset(
     ",.;:!?()[]{}\u2014\u2013\u3001\u3002\u300c\u300d\u300e\u300f\u3010\u3011"
 )
 _SENTENCE_MARKS = frozenset(".;!?\u3002")
+_CLAUSE_MARK = re.compile("[" + re.escape("".join(sorted(_CLAUSE_MARKS))) + "]")
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 
 # Whole-token contractions and common apostrophe-less ASR spellings.
@@ -98,6 +99,12 @@ _CONTRACTIONS: dict[str, str] = {
     "theyll": "they will",
     "thats": "that is",
     "whats": "what is",
+    "theres": "there is",
+    "nobodys": "nobody is",
+    "youve": "you have",
+    "weve": "we have",
+    "theyve": "they have",
+    "youd": "you would",
 }
 # Suffix contractions; a bare "'s" is a possessive and is dropped ("sheriff's" -> "sheriff").
 _SUFFIXES: tuple[tuple[str, str], ...] = (
@@ -160,16 +167,35 @@ def normalize_phrase(phrase: str, language: Language) -> str:
 
 def _fold_chars(text: str) -> tuple[str, list[int]]:
     """NFKC + casefold + quote folding per character, keeping each output char's origin."""
+    if text.isascii():  # most English segments: NFKC is the identity, casefold is lower()
+        return text.lower().translate(_QUOTES), list(range(len(text)))
     chars: list[str] = []
     origin: list[int] = []
+    cache = _FOLDED
     for index, char in enumerate(text):
-        for folded in unicodedata.normalize("NFKC", char).casefold().translate(_QUOTES):
+        folded = cache.get(char)
+        if folded is None:
+            folded = unicodedata.normalize("NFKC", char).casefold().translate(_QUOTES)
+            if len(cache) < _FOLDED_MAX:
+                cache[char] = folded
+        if len(folded) == 1:
             chars.append(folded)
             origin.append(index)
+        else:
+            chars.extend(folded)
+            origin.extend([index] * len(folded))
     return "".join(chars), origin
 
 
+# Per-character folds and "is this kept in Chinese" answers, computed once per character.
+_FOLDED: dict[str, str] = {}
+_FOLDED_MAX = 100_000
+_ZH_KEPT: dict[str, bool] = {}
+
+
 def _expand(token: str) -> str:
+    if "'" not in token:  # every suffix contraction has an apostrophe
+        return _CONTRACTIONS.get(token, token)
     if token in _CONTRACTIONS:
         return _CONTRACTIONS[token]
     for suffix, replacement in _SUFFIXES:
@@ -185,14 +211,19 @@ def _breaks(folded: str) -> tuple[list[int], list[int]]:
     """
     clauses: list[int] = []
     sentences: list[int] = []
-    clause = sentence = 0
-    for index, char in enumerate(folded):
-        if char in _CLAUSE_MARKS and not _inside_number(folded, index):
-            clause += 1
-            if char in _SENTENCE_MARKS:
-                sentence += 1
-        clauses.append(clause)
-        sentences.append(sentence)
+    clause = sentence = previous = 0
+    for mark in _CLAUSE_MARK.finditer(folded):
+        index = mark.start()
+        if _inside_number(folded, index):
+            continue
+        clauses.extend([clause] * (index - previous))
+        sentences.extend([sentence] * (index - previous))
+        clause += 1
+        if mark.group() in _SENTENCE_MARKS:
+            sentence += 1
+        previous = index
+    clauses.extend([clause] * (len(folded) - previous))
+    sentences.extend([sentence] * (len(folded) - previous))
     return clauses, sentences
 
 
@@ -235,31 +266,64 @@ class _Builder:
 
 
 def _normalize_english(text: str) -> Normalized:
+    """Words joined by single spaces; each character keeps its original span. One tight
+    loop: this runs on every segment of every live call."""
     folded, origin = _fold_chars(text)
     clauses, sentences = _breaks(folded)
-    out = _Builder()
+    identity = len(origin) == len(text)  # no character folded into several
+    words: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    clause_ids: list[int] = []
+    sentence_ids: list[int] = []
+    contractions = _CONTRACTIONS
     for match in _WORD.finditer(folded):
-        where = clauses[match.start()], sentences[match.start()]
-        _add_english_token(out, match, origin, where)
-    return out.build(text, "en")
-
-
-def _add_english_token(
-    out: _Builder, match: re.Match[str], origin: list[int], where: tuple[int, int]
-) -> None:
-    token = match.group()
-    expanded = _expand(token)
-    token_start, token_end = origin[match.start()], origin[match.end() - 1] + 1
-    for word in expanded.split():
-        if out.chars:
-            out.add(" ", out.ends[-1], out.ends[-1], where)
-        if expanded == token:  # untouched: map character by character
-            for offset, char in enumerate(word):
-                source = origin[match.start() + offset]
-                out.add(char, source, source + 1, where)
-        else:  # rewritten: every character points at the whole original token
-            for char in word:
-                out.add(char, token_start, token_end, where)
+        first, stop = match.span()
+        token = match.group()
+        clause, sentence = clauses[first], sentences[first]
+        if "'" not in token and token not in contractions:  # untouched: char by char
+            if words:  # a space between words, belonging to the word that follows
+                last = ends[-1]
+                words.append(" ")
+                starts.append(last)
+                ends.append(last)
+                clause_ids.append(clause)
+                sentence_ids.append(sentence)
+            words.append(token)
+            if identity:
+                starts += range(first, stop)
+                ends += range(first + 1, stop + 1)
+            else:
+                sources = origin[first:stop]
+                starts += sources
+                ends += [source + 1 for source in sources]
+            clause_ids += [clause] * (stop - first)
+            sentence_ids += [sentence] * (stop - first)
+            continue
+        # rewritten ("won't" -> "will not"): every character points at the whole token
+        token_start, token_end = origin[first], origin[stop - 1] + 1
+        for word in _expand(token).split():
+            if words:
+                last = ends[-1]
+                words.append(" ")
+                starts.append(last)
+                ends.append(last)
+                clause_ids.append(clause)
+                sentence_ids.append(sentence)
+            words.append(word)
+            starts += [token_start] * len(word)
+            ends += [token_end] * len(word)
+            clause_ids += [clause] * len(word)
+            sentence_ids += [sentence] * len(word)
+    return Normalized(
+        original=text,
+        language="en",
+        text="".join(words),
+        starts=tuple(starts),
+        ends=tuple(ends),
+        clauses=tuple(clause_ids),
+        sentences=tuple(sentence_ids),
+    )
 
 
 def replace_words(norm: Normalized, replacements: Mapping[int, tuple[int, str]]) -> Normalized:
@@ -305,21 +369,159 @@ def _normalize_chinese(text: str) -> Normalized:
     folded, origin = _fold_chars(text)
     simplified = _simplify(folded)
     clauses, sentences = _breaks(simplified)
-    out = _Builder()
-    for index, (char, source) in enumerate(zip(simplified, origin, strict=True)):
-        if unicodedata.category(char)[0] not in "PZC":
-            out.add(char, source, source + 1, (clauses[index], sentences[index]))
-    return out.build(text, "zh")
+    kept = _ZH_KEPT
+    indices = []
+    for index, char in enumerate(simplified):
+        keep = kept.get(char)
+        if keep is None:
+            keep = unicodedata.category(char)[0] not in "PZC"
+            if len(kept) < _FOLDED_MAX:
+                kept[char] = keep
+        if keep:
+            indices.append(index)
+    if len(indices) != len(simplified):
+        simplified = "".join([simplified[i] for i in indices])
+        origin = [origin[i] for i in indices]
+        clauses = [clauses[i] for i in indices]
+        sentences = [sentences[i] for i in indices]
+    return Normalized(
+        original=text,
+        language="zh",
+        text=simplified,
+        starts=tuple(origin),
+        ends=tuple(source + 1 for source in origin),
+        clauses=tuple(clauses),
+        sentences=tuple(sentences),
+    )
 
 
 # --- negation -------------------------------------------------------------------------
 
-_EN_WINDOW = 4
-_EN_CUES = frozenset({"not", "never", "nobody", "neither"})
+_EN_WINDOW = 5
+_EN_CUES = frozenset({"not", "never", "nobody", "neither", "no"})
 # "not kidding", "don't make me", "won't hesitate": "not" that does not negate what follows.
 _EN_PSEUDO_AFTER_NOT = frozenset(
-    {"kidding", "joking", "playing", "messing", "only", "just", "make", "force", "let", "hesitate"}
+    [
+        "kidding",
+        "joking",
+        "playing",
+        "messing",
+        "only",
+        "just",
+        "make",
+        "force",
+        "let",
+        "hesitate",
+        "paying",
+    ]
 )
+# "no" negates the noun after it ("there is no criminal charge", "no lawsuit has been filed"),
+# but not in "no matter what", "no doubt", "no choice but to", "no more excuses".
+_EN_PSEUDO_AFTER_NO = frozenset(
+    [
+        "matter",
+        "doubt",
+        "choice",
+        "option",
+        "options",
+        "alternative",
+        "other",
+        "more",
+        "longer",
+        "excuse",
+        "excuses",
+        "problem",
+        "worries",
+        "joke",
+        "wonder",
+        "question",
+        "sooner",
+        "later",
+        "exceptions",
+        "mercy",
+        "patience",
+        "time",
+        "sense",
+    ]
+)
+# "you" after a verb of asking or telling is its object, not a new subject: in "we would
+# never tell you to take out a payday loan" the "never" still governs what follows.
+_EN_DIRECTIVES = frozenset(
+    [
+        "tell",
+        "told",
+        "ask",
+        "asked",
+        "want",
+        "wanted",
+        "need",
+        "needed",
+        "expect",
+        "expected",
+        "force",
+        "forced",
+        "make",
+        "made",
+        "pressure",
+        "pressured",
+        "push",
+        "pushed",
+        "advise",
+        "advised",
+        "encourage",
+        "encouraged",
+        "urge",
+        "urged",
+        "require",
+        "required",
+        "recommend",
+        "recommended",
+        "get",
+        "got",
+        "have",
+        "had",
+    ]
+)
+# Profanity and slurs stay what they are under a negation: "don't give me that crap".
+_EN_NOT_NEGATABLE = frozenset(
+    [
+        "fuck",
+        "fucking",
+        "fucked",
+        "fuckin",
+        "fucker",
+        "motherfucker",
+        "shit",
+        "shitty",
+        "bullshit",
+        "crap",
+        "crappy",
+        "damn",
+        "damned",
+        "dammit",
+        "goddamn",
+        "bastard",
+        "bastards",
+        "asshole",
+        "assholes",
+        "bitch",
+        "dumbass",
+        "jackass",
+        "scumbag",
+        "scumbags",
+        "scum",
+        "deadbeat",
+        "lowlife",
+        "freeloader",
+        "piss",
+        "cunt",
+        "twat",
+        "dickhead",
+        "shithead",
+        "dipshit",
+    ]
+)
+_EN_CUE_SEARCH = re.compile(r"\b(?:not|never|nobody|neither|no)\b")
 # A subject or a conjunction between cue and phrase starts another clause:
 # "if you do not pay [we] will send the police".
 _EN_SUBJECTS = frozenset({"i", "we", "you", "he", "she", "they", "someone", "somebody"})
@@ -327,7 +529,40 @@ _EN_BREAKERS = frozenset(
     ["if", "unless", "or", "otherwise", "but", "then", "so", "because", "until"]
 )
 
-_ZH_CUES = ("绝不", "并不", "不会", "不能", "没有", "从未", "不", "没")
+# Longer cues first: the first one that ends where the phrase could start is taken.
+_ZH_CUES = (
+    "没有人会",
+    "不会有人",
+    "谁也不会",
+    "谁都不会",
+    "不用担心",
+    "不必担心",
+    "别担心",
+    "没有人",
+    "没人会",
+    "没人",
+    "绝不",
+    "并不",
+    "不会",
+    "不能",
+    "不用",
+    "不必",
+    "不需要",
+    "没有",
+    "没法",
+    "无法",
+    "从未",
+    "严禁",
+    "禁止",
+    "不准",
+    "不许",
+    "不",
+    "没",
+)
+_ZH_CUE_SEARCH = re.compile("|".join(_ZH_CUES))
+_ZH_CUES_BY_LAST: dict[str, tuple[str, ...]] = {}
+for _cue in _ZH_CUES:
+    _ZH_CUES_BY_LAST[_cue[-1]] = (*_ZH_CUES_BY_LAST.get(_cue[-1], ()), _cue)
 # Words that contain a cue but do not negate: "不过" (but), "不停" (non-stop), "不得不" (must),
 # and A-not-A questions ("能不能分期" asks for installments).
 _ZH_PSEUDO = tuple(
@@ -364,6 +599,9 @@ _ZH_PSEUDO = tuple(
         "没准",
     ]
 )
+# Every pseudo word starting at a position, overlapping ones included (a lookahead).
+_ZH_PSEUDO_AT = re.compile("(?=(" + "|".join(sorted(_ZH_PSEUDO, key=len, reverse=True)) + "))")
+_ZH_PSEUDO_MAX = max(len(word) for word in _ZH_PSEUDO)
 # What may stand between a Chinese cue and the phrase it governs: "不会[主动]告诉你的同事".
 _ZH_FILLERS = tuple(
     sorted(
@@ -386,10 +624,47 @@ _ZH_FILLERS = tuple(
             "擅自",
             "随意",
             "私自",
+            # the passive and "let / ask / force you": "不会被判刑", "不会让您坐牢",
+            # "不会要求你去借网贷"
+            "被",
+            "让你",
+            "让您",
+            "叫你",
+            "要求你",
+            "要求您",
+            "逼你",
+            "逼您",
+            "强迫你",
+            "强迫您",
+            "劝你",
+            "劝您",
+            "建议你",
+            "建议您",
+            "因此",
+            "为此",
+            "因为这个",
+            "因为欠款",
+            "因为欠钱",
+            "因为这笔钱",
+            "因为这笔欠款",
+            "因为这个欠款",
+            "因为欠债",
+            "因为逾期",
+            "影响您的",
+            "影响你的",
+            "影响到您",
+            "影响到你",
+            "影响您",
+            "影响你",
+            "上门",
+            "马上",
+            "直接",
         ],
         key=len,
     )[::-1]
 )
+# A run of fillers, longest alternative first at each step (as the list is sorted).
+_ZH_FILLER_RUN = re.compile("(?:" + "|".join(re.escape(f) for f in _ZH_FILLERS) + ")*")
 # The 把/将 construction moves the object before the verb: "不会把这件事告诉你的同事".
 _ZH_BA = ("把", "将")
 _ZH_BA_MAX_GAP = 10
@@ -407,34 +682,64 @@ def is_negated(norm: Normalized, start: int) -> bool:
 
 
 def _english_negated(norm: Normalized, start: int) -> bool:
-    rest = norm.text[start:].split(" ", 1)
-    first_word = rest[0]
+    text = norm.text
+    # Cheap pre-check: no cue in the few words before the phrase, nothing to decide.
+    if _EN_CUE_SEARCH.search(text, max(0, start - 100), start) is None:
+        return False
+    space = text.find(" ", start)
+    first_word = text[start:] if space < 0 else text[start:space]
     if first_word in _EN_SUBJECTS:  # the phrase brings its own subject: a clause of its own
         return False
+    if first_word in _EN_NOT_NEGATABLE:
+        return False
     clause = norm.clauses[start]
-    before = [(m.group(), m.start()) for m in re.finditer(r"\S+", norm.text[:start])]
-    window = before[-_EN_WINDOW:]
+    window = _words_before(text, start)
     for index in range(len(window) - 1, -1, -1):
         word, position = window[index]
         if norm.clauses[position] != clause:
             return False
         following = window[index + 1][0] if index + 1 < len(window) else first_word
-        if _is_english_cue(window, index) and following not in _EN_PSEUDO_AFTER_NOT:
+        if _is_english_cue(window, index) and not _pseudo_cue(word, following):
             return True
+        if word in _EN_SUBJECTS and index > 0 and window[index - 1][0] in _EN_DIRECTIVES:
+            continue  # "tell you to ...": an object, the clause goes on
         if word in _EN_SUBJECTS or word in _EN_BREAKERS:
             return False
     return False
 
 
+def _words_before(text: str, start: int) -> list[tuple[str, int]]:
+    """The last ``_EN_WINDOW`` words before ``start`` with their offsets, in text order
+    (the folded text has single spaces between words)."""
+    words: list[tuple[str, int]] = []
+    end = start - 1 if start > 0 and text[start - 1] == " " else start
+    while end > 0 and len(words) < _EN_WINDOW:
+        space = text.rfind(" ", 0, end)
+        words.append((text[space + 1 : end], space + 1))
+        end = space
+    words.reverse()
+    return words
+
+
+def _pseudo_cue(cue: str, following: str) -> bool:
+    if cue == "no":
+        return following in _EN_PSEUDO_AFTER_NO
+    return following in _EN_PSEUDO_AFTER_NOT
+
+
 def _is_english_cue(window: list[tuple[str, int]], index: int) -> bool:
     word = window[index][0]
     if word in _EN_CUES:
-        return True
+        # "why not ask your boss for an advance" suggests it, it does not negate it
+        return not (word == "not" and index > 0 and window[index - 1][0] == "why")
     return word == "one" and index > 0 and window[index - 1][0] == "no"
 
 
 def _chinese_negated(norm: Normalized, start: int) -> bool:
     text = norm.text
+    # Cheap pre-check: no cue close enough before the phrase, nothing to decide.
+    if _ZH_CUE_SEARCH.search(text, max(0, start - _ZH_BA_MAX_GAP - 4), start) is None:
+        return False
     clause = norm.clauses[start]
     for cue_end in range(start, max(0, start - _ZH_BA_MAX_GAP) - 1, -1):
         if cue_end < start and norm.clauses[cue_end] != clause:
@@ -442,23 +747,30 @@ def _chinese_negated(norm: Normalized, start: int) -> bool:
         cue = _zh_cue_ending_at(text, cue_end)
         if cue is None or norm.clauses[cue_end - 1] != clause:
             continue
-        if _zh_pseudo_covers(text, cue_end - len(cue), cue_end):
-            continue
-        if _zh_gap_allows(text[cue_end:start]):
+        if _zh_gap_allows(text[cue_end:start]) and not _zh_pseudo_covers(
+            text, cue_end - len(cue), cue_end
+        ):
             return True
     return False
 
 
 def _zh_cue_ending_at(text: str, end: int) -> str | None:
-    return next((cue for cue in _ZH_CUES if text.endswith(cue, 0, end)), None)
+    if end <= 0:
+        return None
+    candidates = _ZH_CUES_BY_LAST.get(text[end - 1], ())
+    return next((cue for cue in candidates if text.endswith(cue, 0, end)), None)
 
 
 def _zh_pseudo_covers(text: str, cue_start: int, cue_end: int) -> bool:
-    for word in _ZH_PSEUDO:
-        for offset in range(len(word)):
-            begin = cue_start - offset
-            if begin >= 0 and begin + len(word) >= cue_end and text.startswith(word, begin):
-                return True
+    """Whether a pseudo-negation word starts at or just before the cue and spans it."""
+    position = max(0, cue_start - _ZH_PSEUDO_MAX + 1)
+    while position <= cue_start:
+        match = _ZH_PSEUDO_AT.search(text, position)
+        if match is None or match.start() > cue_start:
+            return False
+        if match.start() + len(match.group(1)) >= cue_end:
+            return True
+        position = match.start() + 1
     return False
 
 
@@ -473,10 +785,5 @@ def _zh_gap_allows(gap: str) -> bool:
 
 def _strip_fillers(gap: str) -> str:
     """Drop leading filler words; what remains is the part that is not filler."""
-    index = 0
-    while index < len(gap):
-        filler = next((f for f in _ZH_FILLERS if gap.startswith(f, index)), None)
-        if filler is None:
-            break
-        index += len(filler)
-    return gap[index:]
+    run = _ZH_FILLER_RUN.match(gap)  # a starred group always matches, if only emptily
+    return gap[run.end() :] if run else gap

@@ -279,14 +279,15 @@ class _Speller:
     """Reads a long word one edit away from a rule word as that rule word.
 
     Whisper writes real words, but on telephone audio it drops or doubles a letter and
-    swaps neighbours ("arested", "garnishement", "prosecuted" stays). Only words of six
+    swaps neighbours ("arested", "garnishement", "prosecuted" stays). Only words of seven
     letters or more are corrected, only towards the rule vocabulary, the first letter
-    must agree, and a letter more or less at the end is a word form, not a slip, so short everyday words ("sue", "jail") never drift into each other.
+    must agree, and a letter more or less at the end is a word form, not a slip. At six
+    letters real words drifted into rule words ("policy" -> "police", "regard").
     Candidates come from shared single deletions (the SymSpell idea), verified by an
     exact restricted Damerau distance.
     """
 
-    MIN_LENGTH = 6
+    MIN_LENGTH = 7
     _CANDIDATE = re.compile(rf"[a-z]{{{MIN_LENGTH - 1},}}")
 
     def __init__(self, vocabulary: Iterable[str]) -> None:

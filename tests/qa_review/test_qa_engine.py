@@ -2,13 +2,13 @@
 
 import pytest
 
-from qa_review.engine import RuleEngine, RuleSpec, starter_rule_specs
+from qa_review.engine import RuleEngine, RuleSpec, starter_library, starter_rule_specs
 from qa_review.models import Category
 
 
 @pytest.fixture(scope="module")
 def engine() -> RuleEngine:
-    return RuleEngine(starter_rule_specs())
+    return starter_library().engine()
 
 
 def categories(engine: RuleEngine, text: str, language: str | None = None) -> set[str]:

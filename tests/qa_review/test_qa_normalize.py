@@ -101,3 +101,66 @@ def test_chinese_negation_needs_the_cue_just_before(text: str, phrase: str, nega
 )
 def test_language_tags_map_to_supported_languages(tag: str | None, language: str | None) -> None:
     assert language_of(tag) == language
+
+
+@pytest.mark.parametrize(
+    ("text", "phrase", "negated"),
+    [
+        ("There's no criminal charge here", "criminal charge", True),
+        ("The account went to review; no lawsuit has been filed.", "lawsuit has been filed", True),
+        ("No one is going to arrest you", "arrest you", True),
+        ("nobodys going to jail over this", "going to jail", True),
+        ("We'd never tell you to take out a payday loan", "take out a payday loan", True),
+        ("We don't want you to borrow from your family", "borrow from your family", True),
+        ("No matter what, we will call your boss", "call your boss", False),
+        ("Why not ask your boss for an advance?", "ask your boss for", False),
+        ("Not paying is a crime", "is a crime", False),
+        ("Don't give me that crap", "crap", False),
+    ],
+)
+def test_english_negation_cues_objects_and_profanity(text: str, phrase: str, negated: bool) -> None:
+    norm = normalize(text, "en")
+    assert is_negated(norm, norm.text.index(normalize_phrase(phrase, "en"))) is negated
+
+
+@pytest.mark.parametrize(
+    ("text", "phrase", "negated"),
+    [
+        ("放心，你不会被判刑", "判刑", True),
+        ("这笔钱不会让您坐牢", "坐牢", True),
+        ("我们不会要求你去借网贷还款", "借网贷", True),
+        ("没有人会上门找你", "上门找你", True),
+        ("不会有人抓你的", "抓你", True),
+        ("您不用担心被抓", "被抓", True),
+        ("所以我没法跟她谈您的情况", "跟她谈", True),
+        ("欠款不会影响您子女上学", "子女上学", True),
+        ("您不会因为这笔欠款被拘留", "拘留", True),
+        ("你不还钱就让你坐牢", "坐牢", False),
+        ("没人接，我们会天天打", "天天打", False),
+    ],
+)
+def test_chinese_negation_cues_fillers_and_nobody(text: str, phrase: str, negated: bool) -> None:
+    norm = normalize(text, "zh")
+    assert is_negated(norm, norm.text.index(phrase)) is negated
+
+
+@pytest.mark.parametrize(
+    ("raw", "folded"),
+    [
+        ("theres nothing to it, youve got time", "there is nothing to it you have got time"),
+        ("ﬁne — Ⅻ", "fine xii"),
+    ],
+)
+def test_more_english_folds(raw: str, folded: str) -> None:
+    assert normalize_phrase(raw, "en") == folded
+
+
+@pytest.mark.parametrize(
+    ("language", "text"), [("en", "ﬁne, Ⅻ won't"), ("zh", "你好，①２３「會」")]
+)
+def test_multi_character_folds_keep_offsets(language: Language, text: str) -> None:
+    norm = normalize(text, language)
+    assert len(norm.text) == len(norm.starts) == len(norm.ends) == len(norm.clauses)
+    for start, end in zip(norm.starts, norm.ends, strict=True):
+        assert 0 <= start <= end <= len(text)
+    assert norm.original[norm.starts[0] : norm.ends[1]] in ("ﬁ", "你好")

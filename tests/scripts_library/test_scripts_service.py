@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from case_store.models import Case, Debtor
-from qa_review.engine import RequiredStatementTracker, RuleEngine, starter_rule_specs
+from qa_review.engine import RequiredStatementTracker, starter_library
 from scripts_library import service as scripts_service
 from scripts_library.intents import INTENTS, detect_intents
 from scripts_library.models import Script, ScriptStatus
@@ -50,7 +50,7 @@ def test_starter_library_covers_every_intent_and_the_opening_in_both_languages()
 
 
 def test_starter_scripts_are_clean_under_our_own_qa_rules() -> None:
-    engine = RuleEngine(starter_rule_specs())
+    engine = starter_library().engine()
     for script in scripts_service.starter_scripts():
         assert engine.scan(script.body, speaker="agent", language=script.language) == [], script.key
 
