@@ -168,7 +168,7 @@ def test_an_htmx_filter_request_gets_only_the_results(client: TestClient) -> Non
     assert response.status_code == 200
     assert response.text.lstrip().startswith('<div id="queue-results">')
     assert "<html" not in response.text
-    assert "We will call you every hour" in response.text
+    assert "call you every hour" in response.text
     assert "you will be arrested" not in response.text
     assert "/qa/export.csv?category=harassment&amp;status=all&amp;sort=newest" in response.text
 
