@@ -29,15 +29,14 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
-import platform
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from benchmarks import tally
 from benchmarks.printout import NAMES, _s
+from benchmarks.tally import Counts, Throughput, machine
 from qa_review.redact import ENTITY_TYPES, Redacted, redact
 
 DATA_DIR = Path(__file__).with_name("data")
@@ -146,28 +145,6 @@ def _uncovered(entity: Span, predicted: Sequence[Span], text: str) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class Counts:
-    """TP/FP/FN for one entity type (or all of them, summed)."""
-
-    tp: int = 0
-    fp: int = 0
-    fn: int = 0
-
-    @property
-    def precision(self) -> float | None:
-        """``None`` when nothing was predicted: no evidence either way."""
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else None
-
-    @property
-    def recall(self) -> float | None:
-        """``None`` when the gold set has no such entity."""
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else None
-
-    def __add__(self, other: Counts) -> Counts:
-        return Counts(self.tp + other.tp, self.fp + other.fp, self.fn + other.fn)
-
-
-@dataclass(frozen=True, slots=True)
 class TypeScore:
     """One entity type's figures in one section."""
 
@@ -175,16 +152,6 @@ class TypeScore:
     predicted: int
     exact: Counts
     overlap: Counts
-
-
-@dataclass(frozen=True, slots=True)
-class Throughput:
-    segments: int
-    seconds: float
-
-    @property
-    def per_second(self) -> float:
-        return self.segments / self.seconds if self.seconds else 0.0
 
 
 # --- scoring ---------------------------------------------------------------------------
@@ -250,23 +217,10 @@ def wrongly_redacted(outcomes: Iterable[Outcome]) -> list[tuple[Outcome, Span]]:
 
 def measure_throughput(redactor: Redact, examples: Sequence[Example], segments: int) -> Throughput:
     """Redacts ``segments`` texts, cycling ``examples``, one after another in this thread."""
-    batch = [(e.text, e.lang) for e in itertools.islice(itertools.cycle(examples), segments)]
-    for text, language in batch[: len(examples)]:  # warm-up
-        redactor(text, language)
-    started = time.perf_counter()
-    for text, language in batch:
-        redactor(text, language)
-    return Throughput(len(batch), time.perf_counter() - started)
+    return tally.measure_throughput(redactor, [(e.text, e.lang) for e in examples], segments)
 
 
 # --- printing ---------------------------------------------------------------------------
-
-
-def machine() -> str:
-    return (
-        f"{platform.machine()}, {platform.platform()}, {os.cpu_count()} CPU cores; "
-        f"Python {platform.python_version()}"
-    )
 
 
 def print_section(title: str, outcomes: Sequence[Outcome]) -> None:
@@ -343,8 +297,8 @@ def report_json(outcomes: Sequence[Outcome], result: Throughput) -> dict[str, An
             name: {
                 "gold": s.gold,
                 "predicted": s.predicted,
-                "exact": _counts_json(s.exact),
-                "overlap": _counts_json(s.overlap),
+                "exact": Counts.to_json(s.exact),
+                "overlap": Counts.to_json(s.overlap),
             }
             for name, s in score_types(outcomes).items()
         },
@@ -354,10 +308,6 @@ def report_json(outcomes: Sequence[Outcome], result: Throughput) -> dict[str, An
         ],
         "throughput": {**asdict(result), "per_second": result.per_second},
     }
-
-
-def _counts_json(counts: Counts) -> dict[str, Any]:
-    return {**asdict(counts), "precision": counts.precision, "recall": counts.recall}
 
 
 # --- command line ----------------------------------------------------------------------

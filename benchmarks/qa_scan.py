@@ -26,17 +26,15 @@ Usage, from the repository root:
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
-import os
-import platform
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from benchmarks import tally
 from benchmarks.printout import NAMES, _s
+from benchmarks.tally import Counts, Throughput, machine
 from qa_review.engine import AGENT, Hit, starter_library
 from qa_review.models import Category
 
@@ -103,36 +101,6 @@ class Outcome:
         return self.example.categories - self.predicted
 
 
-@dataclass(frozen=True, slots=True)
-class Counts:
-    """Line-level counts for one category (or all of them, summed)."""
-
-    tp: int = 0
-    fp: int = 0
-    fn: int = 0
-
-    @property
-    def precision(self) -> float | None:
-        """``None`` when nothing was predicted: no evidence either way."""
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else None
-
-    @property
-    def recall(self) -> float | None:
-        """``None`` when the gold set has no such line."""
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else None
-
-    @property
-    def meets(self) -> bool:
-        """Precision ≥ 0.90 (or no prediction at all) and recall ≥ 0.85."""
-        precision, recall = self.precision, self.recall
-        return (precision is None or precision >= TARGET_PRECISION) and (
-            recall is not None and recall >= TARGET_RECALL
-        )
-
-    def __add__(self, other: Counts) -> Counts:
-        return Counts(self.tp + other.tp, self.fp + other.fp, self.fn + other.fn)
-
-
 @dataclass(slots=True)
 class Section:
     """The figures of one data file in one language."""
@@ -152,16 +120,6 @@ class Section:
     @property
     def debtor_flags(self) -> int:
         return debtor_flags(self.outcomes)
-
-
-@dataclass(frozen=True, slots=True)
-class Throughput:
-    segments: int
-    seconds: float
-
-    @property
-    def per_second(self) -> float:
-        return self.segments / self.seconds if self.seconds else 0.0
 
 
 # --- scoring ---------------------------------------------------------------------------
@@ -193,6 +151,14 @@ def judge(category: str, outcome: Outcome) -> Counts:
     predicted = category in outcome.predicted
     return Counts(
         tp=int(gold and predicted), fp=int(predicted and not gold), fn=int(gold and not predicted)
+    )
+
+
+def meets(counts: Counts) -> bool:
+    """Precision ≥ 0.90 (or no prediction at all) and recall ≥ 0.85."""
+    precision, recall = counts.precision, counts.recall
+    return (precision is None or precision >= TARGET_PRECISION) and (
+        recall is not None and recall >= TARGET_RECALL
     )
 
 
@@ -232,23 +198,13 @@ def _shown(path: Path) -> str:
 
 def measure_throughput(scan: Scan, examples: Sequence[Example], segments: int) -> Throughput:
     """Scans ``segments`` texts, cycling ``examples``, all as agent speech, in this thread."""
-    batch = [(e.text, e.lang) for e in itertools.islice(itertools.cycle(examples), segments)]
-    for text, language in batch[: len(examples)]:  # warm-up: lazy converters, caches
-        scan(text, speaker=AGENT, language=language)
-    started = time.perf_counter()
-    for text, language in batch:
-        scan(text, speaker=AGENT, language=language)
-    return Throughput(len(batch), time.perf_counter() - started)
+    texts = [(e.text, e.lang) for e in examples]
+    return tally.measure_throughput(
+        lambda text, language: scan(text, speaker=AGENT, language=language), texts, segments
+    )
 
 
 # --- printing ---------------------------------------------------------------------------
-
-
-def machine() -> str:
-    return (
-        f"{platform.machine()}, {platform.platform()}, {os.cpu_count()} CPU cores; "
-        f"Python {platform.python_version()}"
-    )
 
 
 def print_section(section: Section) -> None:
@@ -264,7 +220,7 @@ def print_section(section: Section) -> None:
         print(
             f"{name:<14} {counts.tp:>4} {counts.fp:>4} {counts.fn:>4} "
             f"{_s(counts.precision, 2, 9)} {_s(counts.recall, 2, 6)}"
-            f"{'' if name == 'micro' or counts.meets else '  below target'}"
+            f"{'' if name == 'micro' or meets(counts) else '  below target'}"
         )
     print(f"flags on debtor speech: {section.debtor_flags}")
     false_positives, false_negatives = wrong(section.outcomes)
@@ -299,7 +255,7 @@ def print_targets(all_sections: Sequence[Section], result: Throughput) -> None:
         (
             f"{Path(s.path).name} {s.language}: every category P ≥ {TARGET_PRECISION:.2f}, "
             f"R ≥ {TARGET_RECALL:.2f}",
-            all(c.meets for c in s.categories.values()),
+            all(meets(c) for c in s.categories.values()),
         )
         for s in all_sections
     ]
@@ -327,16 +283,12 @@ def _section_json(section: Section) -> dict[str, Any]:
         "path": section.path,
         "language": section.language,
         "lines": len(section.outcomes),
-        "categories": {k: _counts_json(c) for k, c in section.categories.items()},
-        "micro": _counts_json(section.micro),
+        "categories": {k: Counts.to_json(c) for k, c in section.categories.items()},
+        "micro": Counts.to_json(section.micro),
         "debtor_flags": section.debtor_flags,
         "false_positives": [_outcome_json(o) for o in false_positives],
         "false_negatives": [_outcome_json(o) for o in false_negatives],
     }
-
-
-def _counts_json(counts: Counts) -> dict[str, Any]:
-    return {**asdict(counts), "precision": counts.precision, "recall": counts.recall}
 
 
 def _outcome_json(outcome: Outcome) -> dict[str, Any]:
