@@ -336,6 +336,12 @@ class RuleLibrary:
         self.engine()  # an unknown {list} or a phrase of wildcards only fails here
 
     def engine(self) -> RuleEngine:
+        """The library's engine, built once: validation already built it, and compiling
+        thousands of phrases is the dear part of starting a call."""
+        return self._engine
+
+    @functools.cached_property
+    def _engine(self) -> RuleEngine:
         return RuleEngine(self.rules, self.lists)
 
     def to_yaml(self) -> str:

@@ -35,6 +35,7 @@ from qa_review.models import (
     ReviewReason,
     Severity,
 )
+from qa_review.phrases import Lists
 from qa_review.schemas import (
     DISMISS_REASONS,
     PAGE_SIZE,
@@ -91,18 +92,26 @@ def load_library(*, session: Session, enabled_only: bool = False) -> RuleLibrary
     query = select(QaRule).order_by(QaRule.key)
     if enabled_only:
         query = query.where(QaRule.enabled.is_(True))
+    frozen = {k: {lang: tuple(v) for lang, v in e.items()} for k, e in lists.items()}
     specs: list[RuleSpec] = []
     for row in session.scalars(query):
         try:
-            spec = _spec_from_row(row)
-            RuleEngine([spec], lists)
+            specs.append(_spec_from_row(row))
         except (ValueError, TypeError) as error:
             log.warning("QA rule %s skipped: %s", row.key, error)
-            continue
-        specs.append(spec)
-    return RuleLibrary(
-        tuple(specs), {k: {lang: tuple(v) for lang, v in e.items()} for k, e in lists.items()}
-    )
+    try:
+        return RuleLibrary(tuple(specs), frozen)
+    except ValueError:  # only now pay for finding the culprits one rule at a time
+        return RuleLibrary(tuple(s for s in specs if _compiles(s, lists)), frozen)
+
+
+def _compiles(spec: RuleSpec, lists: Lists) -> bool:
+    try:
+        RuleEngine([spec], lists)
+    except ValueError as error:
+        log.warning("QA rule %s skipped: %s", spec.key, error)
+        return False
+    return True
 
 
 def load_engine(*, session: Session) -> RuleEngine:

@@ -76,6 +76,15 @@ def test_a_malformed_rule_is_skipped_not_fatal(db: Session) -> None:
     assert engine.scan("You scumbag.", speaker="agent", language="en")
 
 
+def test_a_rule_naming_a_missing_list_is_skipped_not_fatal(db: Session) -> None:
+    qa_service.seed_starter_rules(session=db)
+    db.add(QaRule(key="orphan", category="abuse", language="en", phrases=["you {gone}"]))
+    db.flush()
+    engine = qa_service.load_engine(session=db)
+    assert "orphan" not in {rule.key for rule in engine.rules}
+    assert engine.scan("You scumbag.", speaker="agent", language="en")
+
+
 def test_record_flag_persists_the_evidence(db: Session) -> None:
     qa_service.seed_starter_rules(session=db)
     text = "If you don't pay today, you will be arrested."
