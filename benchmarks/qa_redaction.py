@@ -270,10 +270,7 @@ def print_safety(outcomes: Sequence[Outcome]) -> None:
 
 
 def print_throughput(result: Throughput) -> None:
-    print(
-        f"\nthroughput: {result.segments:,} segments in {result.seconds:.2f} s on one thread "
-        f"= {result.per_second:,.0f} segments/s (eval texts cycled; nearly all carry numbers)"
-    )
+    print("\n" + result.line("eval texts cycled; nearly all carry numbers"))
 
 
 def print_targets(outcomes: Sequence[Outcome], result: Throughput) -> None:

@@ -243,11 +243,7 @@ def _names(categories: frozenset[str]) -> str:
 
 
 def print_throughput(result: Throughput) -> None:
-    print(
-        f"\nthroughput: {result.segments:,} segments in {result.seconds:.2f} s on one thread "
-        f"= {result.per_second:,.0f} segments/s (texts of all files cycled, each as agent "
-        "speech)"
-    )
+    print("\n" + result.line("texts of all files cycled, each as agent speech"))
 
 
 def print_targets(all_sections: Sequence[Section], result: Throughput) -> None:

@@ -45,6 +45,13 @@ class Throughput:
     def per_second(self) -> float:
         return self.segments / self.seconds if self.seconds else 0.0
 
+    def line(self, what: str) -> str:
+        """The printed figure; ``what`` says which texts were run."""
+        return (
+            f"throughput: {self.segments:,} segments in {self.seconds:.2f} s on one thread "
+            f"= {self.per_second:,.0f} segments/s ({what})"
+        )
+
 
 def measure_throughput(
     run: Callable[[str, str | None], object], texts: Sequence[tuple[str, str | None]], segments: int
