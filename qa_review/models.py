@@ -109,6 +109,49 @@ class QaPhraseList(Base):
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class QaRequiredStatement(Base):
+    """A statement every call must contain, per language and tenant, editable by QA leads.
+
+    ``tenant`` is the creditor whose accounts are being collected (``Case.creditor``); the
+    empty string is the default that applies to every tenant. A tenant's row replaces the
+    default with the same ``key`` and ``language`` (its own wording, or ``enabled=False``
+    to waive it), and a tenant may add keys of its own.
+    """
+
+    __tablename__ = "qa_required_statements"
+    __table_args__ = (UniqueConstraint("key", "language", "tenant"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8))
+    tenant: Mapped[str] = mapped_column(String(128), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    phrases: Mapped[list[str]] = mapped_column(JSON, default=list)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class QaCallStatement(Base):
+    """Whether one required statement was heard in one call, written when the call ends.
+
+    A missing statement is a finding the scorecard and the queue show; a said one keeps
+    the segment and stream time where it was heard, so a reviewer can check it.
+    """
+
+    __tablename__ = "qa_call_statements"
+    __table_args__ = (UniqueConstraint("call_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
+    key: Mapped[str] = mapped_column(String(64))
+    said: Mapped[bool] = mapped_column(default=False)
+    segment_id: Mapped[int | None] = mapped_column(ForeignKey("transcript_segments.id"))
+    stream_start: Mapped[float | None] = mapped_column(Float)
+    statement_version: Mapped[int] = mapped_column(Integer, default=1)
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class QaFlag(Base):
     """A rule hit with its evidence, so a reviewer can find and judge it in context."""
 
@@ -140,3 +183,18 @@ class QaFlag(Base):
 
     # The review queue filters by status and lists newest first.
     __table_args__ = (Index("ix_qa_flags_status_created_at", "status", "created_at"),)
+
+
+class QaFlagReview(Base):
+    """Every review decision on a flag, oldest first; the flag's own review fields hold the
+    latest, so the queue need not join this table to filter."""
+
+    __tablename__ = "qa_flag_reviews"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    flag_id: Mapped[int] = mapped_column(ForeignKey("qa_flags.id"), index=True)
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(str_enum(FlagStatus))
+    reason: Mapped[str | None] = mapped_column(str_enum(ReviewReason))
+    comment: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
