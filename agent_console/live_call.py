@@ -12,9 +12,10 @@ import asyncio
 import contextlib
 import logging
 import re
+import secrets
 import wave
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,7 +30,7 @@ from qa_review.models import QaFlag
 from qa_review.redact import Redacted, redact
 from scripts_library import service as scripts_service
 from scripts_library.intents import IntentScore, detect_intents
-from transcription.service import StreamParams, Transcriber, TranscriptionSession
+from transcription.service import ProtocolError, StreamParams, Transcriber, TranscriptionSession
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,73 @@ async def paced_chunks(path: Path, speed: float) -> AsyncIterator[tuple[bytes, S
                 await asyncio.sleep(delay)
 
 
+AudioFrames = AsyncIterator[tuple[bytes, StreamParams]]
+"""A call's audio source: frames in the wire format their parameters announce."""
+
+
+class AudioInterrupted(Exception):
+    """The audio source broke off before the call's end (a dropped connection, or none came).
+
+    What did arrive is still transcribed to the end and kept; the call ends interrupted.
+    """
+
+
+class AudioInlet:
+    """An audio source fed from outside: the frames a client streams into a live call
+    (``WS /calls/{id}/audio``, see ``docs/console-calls.md``).
+
+    A call takes one connection, ever: two would interleave two streams into one transcript
+    and one recording. The queue is short, so a client sending faster than transcription
+    reads is held on its socket instead of filling memory. ``token`` lets a telephony
+    bridge that has no console session connect to this call, and to no other.
+    """
+
+    def __init__(self, *, connect_timeout: float, backlog: int = 50) -> None:
+        self.token = secrets.token_urlsafe(24)
+        self.connected = False
+        self._connect_timeout = connect_timeout
+        self._attached = asyncio.Event()
+        self._queue: asyncio.Queue[tuple[bytes, StreamParams] | None] = asyncio.Queue(backlog)
+        self._ended = False
+        self._interruption: AudioInterrupted | None = None
+
+    def accepts(self, token: str) -> bool:
+        return secrets.compare_digest(token.encode(), self.token.encode())
+
+    def connect(self) -> bool:
+        """Claim the call's audio for one connection; False when one already has."""
+        if self.connected:
+            return False
+        self.connected = True
+        self._attached.set()
+        return True
+
+    async def put(self, data: bytes, params: StreamParams) -> None:
+        await self._queue.put((data, params))
+
+    def end(self, interruption: AudioInterrupted | None = None) -> None:
+        """No more audio: after ``stop`` (``None``), or why it broke off; the first call
+        counts. Never waits, so a connection's task can call it while being cancelled."""
+        if self._ended:
+            return
+        self._ended, self._interruption = True, interruption
+        with contextlib.suppress(asyncio.QueueFull):  # full: the reader checks once it drains
+            self._queue.put_nowait(None)  # wakes a reader waiting on an empty queue
+
+    async def frames(self) -> AudioFrames:
+        try:
+            await asyncio.wait_for(self._attached.wait(), self._connect_timeout)
+        except TimeoutError:
+            raise AudioInterrupted(
+                f"no audio connection came within {self._connect_timeout:g} s"
+            ) from None
+        while not (self._ended and self._queue.empty()):
+            if (item := await self._queue.get()) is not None:
+                yield item
+        if self._interruption is not None:
+            raise self._interruption
+
+
 class LiveCall:
     def __init__(self, context: CallContext, session_factory: sessionmaker[Session]) -> None:
         self.context = context
@@ -102,6 +170,10 @@ class LiveCall:
         self._engine: RuleEngine | None = None
         self._tracker: RequiredStatementTracker | None = None
         self.task: asyncio.Task[None] | None = None
+        self.audio_inlet: AudioInlet | None = None
+        """Set for a call whose audio a client streams in."""
+        self.failure: Exception | None = None
+        """Why the call stopped early, for the client streaming its audio."""
 
     # --- subscribers (event-loop side only: asyncio queues are not thread-safe) ----
 
@@ -135,26 +207,32 @@ class LiveCall:
 
     async def run_simulated(self, recording: Path, transcriber: Transcriber, speed: float) -> None:
         """Stream a stereo recording (agent left, debtor right) through transcription."""
+        await self.run(paced_chunks(recording, speed), transcriber)
+
+    async def run(self, audio: AudioFrames, transcriber: Transcriber) -> None:
+        """Transcribe the call's audio from any source, a recording replayed or a client's
+        stream, to the end of the call. The transcription session opens with the first
+        frame (its parameters are only known then); a source with no audio at all ends
+        the call with an empty transcript."""
         final_status = CallStatus.COMPLETED
         try:
             await self._prepare()
-            chunks = paced_chunks(recording, speed)
-            first, params = await anext(chunks)
-            params = StreamParams(
-                sample_rate=params.sample_rate,
-                channels=params.channels,
-                encoding=params.encoding,
-                language=self.context.language,
-            )
-            async with transcriber.session(params) as stream:
-                stream.set_context(self.context.hotwords)
-                self._set_status("live")
-                await self._stream_audio(stream, first, chunks)
+            first = await anext(audio, None)
+            if first is not None:
+                params = replace(first[1], language=self.context.language)
+                async with transcriber.session(params) as stream:
+                    stream.set_context(self.context.hotwords)
+                    self._set_status("live")
+                    await self._stream_audio(stream, first[0], audio)
         except asyncio.CancelledError:
             final_status = CallStatus.INTERRUPTED
             raise
         except Exception as exc:  # the console must hear about it; segments so far are kept
-            log.exception("live call %s failed", self.context.call_id)
+            if isinstance(exc, AudioInterrupted | ProtocolError):  # the client's doing: no trace
+                log.warning("live call %s stopped: %s", self.context.call_id, exc)
+            else:
+                log.exception("live call %s failed", self.context.call_id)
+            self.failure = exc
             final_status = CallStatus.INTERRUPTED
             self._set_status("error", f"The call stopped: {exc}")
         finally:
@@ -171,10 +249,20 @@ class LiveCall:
         self._publish("checklist", {"checklist": self.state.checklist})
 
     def _load_rules_and_openings(self) -> list[scripts_service.Suggestion]:
-        self._tracker = RequiredStatementTracker.for_language(self.context.language)
+        """Rules, the required statements of the case's creditor (the tenant) in the call's
+        language, and the opening scripts, read in one transaction at call start."""
         with transaction(self._factory) as session:
             self._engine = qa_service.load_engine(session=session)
             case = case_service.get_case_or_raise(session=session, case_id=self.context.case_id)
+            statements = qa_service.statements_for(
+                session=session,
+                language=self.context.language,
+                tenant=case.creditor,
+                lists=self._engine.lists,
+            )
+            self._tracker = RequiredStatementTracker(
+                statements, language=self.context.language, lists=self._engine.lists
+            )
             return scripts_service.opening_scripts(
                 session=session,
                 case=case,
@@ -183,8 +271,14 @@ class LiveCall:
             )
 
     def _end(self, status: CallStatus) -> None:
+        """End the call and, in the same transaction, store each required statement as said
+        or missing (ended and interrupted calls alike: what was heard so far counts)."""
         with transaction(self._factory) as session:
             case_service.end_call(session=session, call_id=self.context.call_id, status=status)
+            if self._tracker is not None:
+                qa_service.record_call_statements(
+                    session=session, call_id=self.context.call_id, results=self._tracker.results()
+                )
 
     async def _stream_audio(
         self,
@@ -206,9 +300,16 @@ class LiveCall:
 
         async def send() -> None:
             try:
-                inbox.put_nowait(await stream.feed(first))
-                async for data, _ in chunks:
-                    inbox.put_nowait(await stream.feed(data))
+                try:
+                    inbox.put_nowait(await stream.feed(first))
+                    async for data, _ in chunks:
+                        inbox.put_nowait(await stream.feed(data))
+                except (AudioInterrupted, ProtocolError):
+                    # The audio broke off or a frame was bad: what did arrive is still
+                    # transcribed to the end (a remote service may refuse; it is gone then).
+                    with contextlib.suppress(ProtocolError):
+                        inbox.put_nowait(await stream.finish())
+                    raise
                 inbox.put_nowait(await stream.finish())
             finally:
                 inbox.put_nowait(None)
@@ -289,7 +390,7 @@ class LiveCall:
             for warning in await asyncio.to_thread(self._save_flags, hits, row):
                 self.state.warnings.append(warning)
                 self._publish("warning", warning)
-        if self._tracker.observe(row["text"]):
+        if self._tracker.observe(row["text"], segment_id=row["id"], start=row["start"]):
             self.state.checklist = self._tracker.status()
             self._publish("checklist", {"checklist": self.state.checklist})
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import (
     APIRouter,
@@ -15,7 +17,13 @@ from fastapi import (
     WebSocketDisconnect,
     status,
 )
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from agent_console import service as calls
@@ -28,11 +36,20 @@ from agent_console.dependencies import (
     valid_case,
     verify_csrf,
 )
-from agent_console.live_call import ConsoleUpdate, LiveCall
+from agent_console.live_call import AudioInlet, AudioInterrupted, ConsoleUpdate, LiveCall
 from agent_console.templating import render_fragment, templates
 from case_store import service as case_service
 from case_store.models import Call, Case
+from transcription.schemas import (
+    ProtocolError,
+    StopMessage,
+    StreamParams,
+    parse_call_metadata,
+    parse_client_message,
+)
+from transcription.views import AccessError, protocol_errors
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 CALL_TEMPLATE = "call.html"
 
@@ -103,10 +120,37 @@ async def simulate_call(
     request: Request, user: CurrentUser, case: Annotated[Case, Depends(valid_case)]
 ) -> Response:
     call_id = await calls.start_simulated_call(request.app, case_id=case.id, user_id=user.id)
+    return _to_call_page(request, call_id)
+
+
+def _to_call_page(request: Request, call_id: int) -> Response:
+    """After starting a call: htmx follows ``HX-Redirect``, a form post a 303."""
     url = f"/calls/{call_id}"
     if request.headers.get("HX-Request") == "true":
         return Response(status_code=status.HTTP_204_NO_CONTENT, headers={"HX-Redirect": url})
     return RedirectResponse(url, status.HTTP_303_SEE_OTHER)
+
+
+@router.post(
+    "/cases/{case_id}/calls/stream",
+    dependencies=[Depends(verify_csrf), Depends(require_role(*calls.CALLING_ROLES))],
+)
+async def start_streamed_call(
+    request: Request, user: CurrentUser, case: Annotated[Case, Depends(valid_case)]
+) -> Response:
+    """A call whose audio a softphone, bridge or the browser streams in; JSON for programs."""
+    started = await calls.start_streamed_call(request.app, case_id=case.id, user_id=user.id)
+    if "application/json" in request.headers.get("accept", ""):
+        audio = calls.audio_path(started.call_id, started.token)
+        return JSONResponse(
+            {
+                "call_id": started.call_id,
+                "call_url": str(request.url.replace(path=f"/calls/{started.call_id}", query="")),
+                "audio_url": _websocket_url(request, audio),
+            },
+            status_code=status.HTTP_201_CREATED,
+        )
+    return _to_call_page(request, started.call_id)
 
 
 @router.get("/calls/{call_id}", response_class=HTMLResponse)
@@ -114,9 +158,16 @@ def call_view(
     request: Request, user: CurrentUser, db: DbSession, call: Annotated[Call, Depends(valid_call)]
 ) -> Response:
     case = case_service.get_case_or_raise(session=db, case_id=call.case_id)
-    return _page(
-        request, CALL_TEMPLATE, calls.call_page_context(session=db, case=case, call=call, user=user)
-    )
+    context = calls.call_page_context(session=db, case=case, call=call, user=user)
+    audio = calls.waiting_audio_path(request.app, call.id)
+    audio_url = _websocket_url(request, audio) if audio else None
+    return _page(request, CALL_TEMPLATE, {**context, "audio_url": audio_url})
+
+
+def _websocket_url(request: Request, path: str) -> str:
+    """``path`` on this server as a WebSocket URL (``wss`` behind HTTPS)."""
+    scheme = "wss" if request.url.scheme == "https" else "ws"
+    return f"{scheme}://{request.url.netloc}{path}"
 
 
 @router.get("/calls/{call_id}/recording")
@@ -165,6 +216,100 @@ async def call_updates(websocket: WebSocket, call_id: int) -> None:
         return
     finally:
         disconnected.cancel()
+
+
+@router.websocket("/calls/{call_id}/audio")
+async def call_audio(websocket: WebSocket, call_id: int) -> None:
+    """A call's audio in, framed as on ``/v1/stream``; it is transcribed and recorded as it
+    arrives (``docs/console-calls.md``). Answers ``ready``, then ``end`` after ``stop``."""
+    await websocket.accept()
+    async with protocol_errors(websocket):
+        _refuse_other_sites(websocket)
+        live, inlet = await calls.audio_inlet(
+            websocket.app,
+            call_id=call_id,
+            user_id=websocket.session.get("user_id"),
+            token=_token(websocket),
+        )
+        params = calls.audio_params(websocket.query_params, live.context.language)
+        calls.claim(inlet, call_id)
+        await websocket.send_json({"type": "ready", "call_id": call_id})
+        await _stream_call_audio(websocket, live, inlet, params)
+
+
+def _refuse_other_sites(websocket: WebSocket) -> None:
+    """The session cookie rides along on any page's WebSocket, so only our own pages may use it."""
+    origin = websocket.headers.get("origin")
+    if origin and urlsplit(origin).netloc != websocket.headers.get("host"):
+        raise AccessError("forbidden_origin", "cross-site requests are refused")
+
+
+def _token(websocket: WebSocket) -> str:
+    header = websocket.headers.get("authorization", "")
+    if header.startswith("Bearer "):
+        return header.removeprefix("Bearer ").strip()
+    return websocket.query_params.get("token", "")
+
+
+async def _stream_call_audio(
+    websocket: WebSocket, live: LiveCall, inlet: AudioInlet, params: StreamParams
+) -> None:
+    """Frames into the call until ``stop``, a drop, or the call failing on them.
+
+    The call (its own task) tells why it stopped through ``live.failure``; after ``stop``
+    the client hears ``end`` once every final is saved.
+    """
+    assert live.task is not None
+    receiving = asyncio.create_task(_receive_audio(websocket, inlet, params))
+    try:
+        await asyncio.wait({receiving, live.task}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not receiving.done():  # the call stopped first: nothing more is read
+            receiving.cancel()
+            await asyncio.gather(receiving, return_exceptions=True)
+    if receiving.done() and not receiving.cancelled() and not receiving.result():
+        return  # the client left; the call ends interrupted on its own
+    await asyncio.wait({live.task})  # after stop: until every final is saved
+    if live.task.cancelled():
+        raise ProtocolError("call_ended", "the server stopped the call")
+    if live.failure is not None:
+        if isinstance(live.failure, ProtocolError):
+            raise live.failure
+        raise ProtocolError("call_ended", f"the call stopped: {live.failure}")
+    await websocket.send_json({"type": "end"})
+    await websocket.close(status.WS_1000_NORMAL_CLOSURE)
+
+
+async def _receive_audio(websocket: WebSocket, inlet: AudioInlet, params: StreamParams) -> bool:
+    """Relay frames to the call; True after ``stop``, False when the client left.
+
+    The messages are those of ``/v1/stream``; a ``context`` message is accepted and left
+    unused, since the call gives the model its case's names itself. However this ends
+    (even cancelled), the call hears that its audio is over.
+    """
+    audio_started = False
+    try:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return False
+            if (data := message.get("bytes")) is not None:
+                audio_started = True
+                await inlet.put(data, params)
+                continue
+            text = message.get("text") or ""
+            if not audio_started and (metadata := parse_call_metadata(text)) is not None:
+                log.info("call audio metadata: %s", metadata.summary())
+                audio_started = True  # one metadata frame, as mod_audio_fork sends it
+                continue
+            if isinstance(parse_client_message(text), StopMessage):
+                inlet.end()
+                return True
+    except ProtocolError as exc:
+        inlet.end(AudioInterrupted(f"the client sent a bad message: {exc.message}"))
+        raise
+    finally:
+        inlet.end(AudioInterrupted("the audio connection closed without a stop message"))
 
 
 async def _until_disconnect(websocket: WebSocket) -> None:

@@ -165,6 +165,14 @@ def get_call_for_user(*, session: Session, user: User, call_id: int) -> Call | N
     return call if case is not None and can_access_case(user, case) else None
 
 
+def set_call_recording(*, session: Session, call_id: int, recording: str) -> Call:
+    """Where the call's audio is kept; a streamed call's file is named after its id."""
+    call = get_call_or_raise(session=session, call_id=call_id)
+    call.recording = recording
+    session.flush()
+    return call
+
+
 def end_call(*, session: Session, call_id: int, status: CallStatus = CallStatus.COMPLETED) -> Call:
     call = get_call_or_raise(session=session, call_id=call_id)
     call.status = status
