@@ -173,9 +173,40 @@ def cmd_qa_redact(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_qa_calls(args: argparse.Namespace, settings: Settings) -> int:
-    from qa_review.jsonl import call_checker
+    """Check whole calls for their required statements: the database's (a tenant's with
+    ``--tenant``) when there is a database, else the shipped defaults."""
+    from qa_review.jsonl import call_checker, statement_checker
 
-    return _run_jsonl(args.file, call_checker)
+    has_database = bool(settings.database_url) or (settings.data_dir / "parley.db").is_file()
+    if not has_database:
+        if args.tenant:
+            print(
+                "parley qa calls: --tenant needs a database (PARLEY_DATABASE_URL, or a "
+                "PARLEY_DATA_DIR holding parley.db); without one only the shipped defaults apply",
+                file=sys.stderr,
+            )
+            return 2
+        return _run_jsonl(args.file, call_checker)
+    statements, lists = _required_statements(args.tenant or "", settings)
+    return _run_jsonl(args.file, statement_checker(statements, lists))
+
+
+def _required_statements(tenant: str, settings: Settings):  # type: ignore[no-untyped-def]
+    """A tenant's statements over the defaults, every language, and the phrase lists they
+    may name; the starter library is seeded on first use, as ``_rule_library`` does."""
+    from qa_review import service as qa_service
+
+    engine, factory = _engine_and_factory(settings)
+    try:
+        with factory() as session, session.begin():
+            qa_service.seed_starter_rules(session=session)
+            lists = qa_service.phrase_lists(session=session)
+            statements = qa_service.statements_for(
+                session=session, language=None, tenant=tenant, lists=lists
+            )
+            return statements, lists
+    finally:
+        engine.dispose()
 
 
 def cmd_qa_rules_export(args: argparse.Namespace, settings: Settings) -> int:
@@ -215,6 +246,11 @@ def cmd_qa_rules_import(args: argparse.Namespace, settings: Settings) -> int:
         f"{result.added} rule(s) {verb} added, {result.updated} updated, "
         f"{result.unchanged} unchanged ({len(library.lists)} list(s))"
     )
+    if library.statements:
+        print(
+            f"{result.statements_added} required statement(s) {verb} added, "
+            f"{result.statements_updated} updated, {result.statements_unchanged} unchanged"
+        )
     return 0
 
 
@@ -299,17 +335,27 @@ def build_parser() -> argparse.ArgumentParser:
         "calls",
         help="check a whole call for the required statements",
         description='Input lines {"id","lang","segments":[{"speaker","text"}]}; output lines '
-        '{"id","required":{statement: said},"missing":[...]}.',
+        '{"id","required":{statement: said},"missing":[...]}. With a database (PARLEY_'
+        "DATABASE_URL, or parley.db in PARLEY_DATA_DIR) its statements apply, else the "
+        "shipped defaults.",
     )
     calls.add_argument("file", help="JSON lines file, or - for stdin")
+    calls.add_argument(
+        "--tenant",
+        help="check the statements of this tenant (the creditor): its overrides replace the "
+        "defaults; needs a database",
+    )
     calls.set_defaults(func=cmd_qa_calls)
     rules = qa_sub.add_parser("rules", help="the rule library as YAML")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
-    export = rules_sub.add_parser("export", help="write the database's rules and lists")
+    export = rules_sub.add_parser(
+        "export", help="write the database's rules, lists and required statements"
+    )
     export.add_argument("file", help="YAML file to write, or - for stdout")
     export.set_defaults(func=cmd_qa_rules_export)
     load = rules_sub.add_parser(
-        "import", help="add or update rules and lists (a changed rule gets a new version)"
+        "import",
+        help="add or update rules, lists and required statements (a change gets a new version)",
     )
     load.add_argument("file", help="YAML file, or - for stdin")
     load.add_argument("--dry-run", action="store_true", help="validate and count, change nothing")

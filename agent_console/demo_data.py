@@ -25,6 +25,7 @@ from case_store.models import (
     utcnow,
 )
 from qa_review import service as qa_service
+from qa_review.engine import RequiredStatementTracker
 from scripts_library import service as scripts_service
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
@@ -137,8 +138,9 @@ def _add_case(
 
 
 def _add_review_call(session: Session, spec: ReviewCall, today: date) -> None:
-    """A finished call with its transcript and the flags today's rules raise on it, so a
-    QA reviewer has a queue to work on from the first start.
+    """A finished call with its transcript, the flags today's rules raise on it and its
+    required statements said or missing, so a QA reviewer has a queue to work on from the
+    first start.
 
     Skipped when the case already has a demo call (idempotent) or is not in the database.
     """
@@ -160,6 +162,10 @@ def _add_review_call(session: Session, spec: ReviewCall, today: date) -> None:
     )
     started = datetime.combine(today - timedelta(days=spec.days_ago), spec.at, tzinfo=UTC)
     engine = qa_service.load_engine(session=session)
+    statements = qa_service.statements_for(
+        session=session, language=call.language, tenant=case.creditor, lists=engine.lists
+    )
+    tracker = RequiredStatementTracker(statements, language=call.language, lists=engine.lists)
     for turn in transcript["turns"]:
         segment = case_service.add_segment(
             session=session,
@@ -183,7 +189,11 @@ def _add_review_call(session: Session, spec: ReviewCall, today: date) -> None:
                 stream_end=segment.end,
             )
             flag.created_at = segment.created_at
+        tracker.observe(
+            segment.text, speaker=segment.speaker, segment_id=segment.id, start=segment.start
+        )
     case_service.end_call(session=session, call_id=call.id)
+    qa_service.record_call_statements(session=session, call_id=call.id, results=tracker.results())
     call.started_at = started
     call.ended_at = started + timedelta(seconds=float(transcript["turns"][-1]["end"]))
     session.flush()

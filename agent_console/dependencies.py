@@ -26,13 +26,18 @@ def get_settings(request: Request) -> Settings:
 
 
 def get_db(request: Request) -> Iterator[Session]:
-    """One session per request, committed when the handler returns without error."""
+    """One session per request, committed when the handler returns without error.
+
+    The dependency is function-scoped (below) so the commit happens before the response
+    is sent: with FastAPI's default request scope a browser following a save's 303
+    redirect could read the database before the save was committed.
+    """
     factory: sessionmaker[Session] = request.app.state.session_factory
     with factory() as session, session.begin():
         yield session
 
 
-DbSession = Annotated[Session, Depends(get_db)]
+DbSession = Annotated[Session, Depends(get_db, scope="function")]
 
 
 def csrf_token(request: Request) -> str:

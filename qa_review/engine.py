@@ -9,6 +9,7 @@ whole words, negation); intent detection in ``scripts_library.intents`` uses it 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any, Literal
 import yaml
 
 from qa_review.models import Category, Severity
-from qa_review.normalize import LANGUAGES, Language, language_of
+from qa_review.normalize import LANGUAGES, Language, language_of, normalize_phrase
 from qa_review.phrases import Lists, PhraseIndex, PhraseMatch
 
 AGENT = "agent"
@@ -150,7 +151,12 @@ class RuleEngine:
         speaker = speaker.strip().casefold()
         if speaker not in self._speakers:
             return []
-        found = self._index.find_with_text(text, language)
+        found = [
+            (norm, match)
+            for norm, spans in self._index.spans(text, language)
+            if any(_triggers(p, speaker) for _, _, payloads in spans for p in payloads)
+            for match in self._index.matches(norm, spans, _is_trigger)
+        ]
         context = [m for _, m in found if m.payload.role != "trigger"]
         hits = [
             _hit(match, text)
@@ -161,6 +167,15 @@ class RuleEngine:
             and _allowed(match, norm.text, context)
         ]
         return _strongest_per_span(hits)
+
+
+def _is_trigger(phrase: _RulePhrase) -> bool:
+    """Only a trigger's negation matters; context words (exceptions, near) skip the check."""
+    return phrase.role == "trigger"
+
+
+def _triggers(phrase: _RulePhrase, speaker: str) -> bool:
+    return phrase.role == "trigger" and speaker in phrase.rule.speakers
 
 
 def _rule_entries(rules: Iterable[RuleSpec]) -> Iterable[tuple[Language, str, _RulePhrase]]:
@@ -240,73 +255,343 @@ def _spans_overlap(a: Hit, b: Hit) -> bool:
 
 # --- required statements --------------------------------------------------------------
 
+STATEMENT_KEY = re.compile(r"[a-z][a-z0-9_-]{0,63}")
+"""A statement key is a slug: it names the statement in the YAML, the database and URLs."""
+MAX_TENANT_CHARS = 128
+# Negation words inside a matched statement ("this call * recorded" over "this call is not
+# being recorded"): ``is_negated`` only looks before a match, a wildcard can swallow one.
+_EN_INNER_NEGATIONS = frozenset({"not", "never", "no", "nobody", "neither", "nor", "without"})
+_ZH_INNER_NEGATIONS = frozenset("不没未无别勿")
+_ZH_NOT_NEGATIONS = ("是不是", "有没有", "会不会", "能不能", "要不要", "对不对", "好不好")
+
 
 @dataclass(frozen=True)
 class RequiredStatementSpec:
     """A statement every call must contain (mini-Miranda, recording notice, identity check),
-    with several phrasings since agents paraphrase."""
+    with several phrasings since agents paraphrase.
+
+    ``phrases`` use the rule syntax (``*``, ``#``, ``{list}``). ``tenant`` is the creditor
+    whose calls it applies to; "" is the default for every tenant. A tenant's statement
+    replaces the default with the same key and language; ``enabled=False`` waives it.
+    """
 
     key: str
     language: str
     phrases: Sequence[str]
+    tenant: str = ""
+    description: str = ""
+    enabled: bool = True
+    version: int = 1
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "phrases", tuple(self.phrases))
+        object.__setattr__(self, "key", self.key.strip())
+        object.__setattr__(self, "tenant", " ".join(self.tenant.split()))
+        object.__setattr__(self, "description", " ".join(self.description.split()))
+        phrases = (str(p).strip() for p in self.phrases)
+        object.__setattr__(self, "phrases", tuple(dict.fromkeys(p for p in phrases if p)))
+        if not STATEMENT_KEY.fullmatch(self.key):
+            raise ValueError(
+                f"statement {self.key!r}: a key is a slug, 1-64 lowercase letters, digits, "
+                "'_' or '-', starting with a letter"
+            )
         if self.language not in LANGUAGES:
             raise ValueError(f"statement {self.key}: unsupported language {self.language!r}")
-        if not self.phrases:
-            raise ValueError(f"statement {self.key}: needs at least one phrase")
+        if len(self.tenant) > MAX_TENANT_CHARS:
+            raise ValueError(f"statement {self.key}: a tenant name is at most 128 characters")
+        if self.enabled and not self.phrases:
+            raise ValueError(f"statement {self.key}: needs at least one phrase unless disabled")
+
+    @property
+    def identity(self) -> tuple[str, str, str]:
+        """What makes a statement unique in a library and in ``qa_required_statements``."""
+        return self.key, self.language, self.tenant
+
+    def to_yaml(self) -> list[str] | dict[str, Any]:
+        """Its value under ``required_statements``: the phrase list alone when that is all
+        there is to say (the starter form), else a mapping."""
+        if self.enabled and not self.description:
+            return list(self.phrases)
+        data: dict[str, Any] = {}
+        if self.description:
+            data["description"] = self.description
+        if not self.enabled:
+            data["enabled"] = False
+        if self.phrases:
+            data["phrases"] = list(self.phrases)
+        return data
+
+
+def resolve_statements(
+    statements: Iterable[RequiredStatementSpec], *, language: str | None, tenant: str = ""
+) -> list[RequiredStatementSpec]:
+    """What a tenant's calls in ``language`` (None: every language) must contain.
+
+    A tenant's statement replaces the default with the same key and language, a disabled
+    one waives it, and keys of the tenant's own come after the defaults' keys; each part is
+    in key order, so the console and the scorecard list them the same way on every call.
+    """
+    tenant = " ".join(tenant.split())
+    wanted = language_of(language)
+    chosen: dict[tuple[str, str], RequiredStatementSpec] = {}
+    for layer in ("", tenant) if tenant else ("",):
+        for spec in statements:
+            if spec.tenant == layer and (wanted is None or spec.language == wanted):
+                chosen[spec.key, spec.language] = spec
+    defaults = {s.key for s in statements if s.tenant == ""}
+    kept = [s for s in chosen.values() if s.enabled]
+    return sorted(kept, key=lambda s: (s.key not in defaults, s.key, s.language))
+
+
+def statements_from_yaml(section: Any) -> list[RequiredStatementSpec]:
+    """The ``required_statements`` section of a library's YAML (see docs/qa-rules.md).
+
+    ``{en: {key: [phrases]}, zh: {...}}`` is the default layer; ``tenants: {name: {en:
+    {key: ...}}}`` holds tenant overrides. A value is a phrase list, or a mapping with
+    ``phrases``, ``description`` and ``enabled``. Errors name the place at fault.
+    """
+    if section is None:
+        return []
+    if not isinstance(section, dict):
+        raise ValueError("required_statements: expected languages (en, zh) and 'tenants'")
+    specs = [
+        spec
+        for language, by_key in section.items()
+        if language != "tenants"
+        for spec in _statements_in(f"required_statements.{language}", language, by_key, "")
+    ]
+    tenants = section.get("tenants") or {}
+    if not isinstance(tenants, dict):
+        raise ValueError("required_statements.tenants: expected {tenant: {language: {...}}}")
+    for tenant, by_language in tenants.items():
+        where = f"required_statements.tenants.{tenant}"
+        if not str(tenant).strip():
+            raise ValueError(f"{where}: a tenant needs a name (defaults go under en and zh)")
+        if not isinstance(by_language, dict):
+            raise ValueError(f"{where}: expected {{language: {{key: phrases}}}}")
+        for language, by_key in by_language.items():
+            specs += _statements_in(f"{where}.{language}", language, by_key, str(tenant))
+    return specs
+
+
+def _statements_in(
+    where: str, language: Any, by_key: Any, tenant: str
+) -> list[RequiredStatementSpec]:
+    if language not in LANGUAGES:
+        raise ValueError(f"{where}: unsupported language {language!r} (en or zh)")
+    if not isinstance(by_key, dict):
+        raise ValueError(f"{where}: expected {{statement key: phrases}}")
+    return [
+        _statement(f"{where}.{key}", str(key), language, value, tenant)
+        for key, value in by_key.items()
+    ]
+
+
+def _statement(
+    where: str, key: str, language: str, value: Any, tenant: str
+) -> RequiredStatementSpec:
+    if isinstance(value, list):
+        value = {"phrases": value}
+    if not isinstance(value, dict):
+        raise ValueError(
+            f"{where}: expected a list of phrases or {{phrases, description, enabled}}"
+        )
+    unknown = sorted(set(value) - {"phrases", "description", "enabled"})
+    if unknown:
+        raise ValueError(f"{where}: unknown field {', '.join(map(str, unknown))}")
+    phrases = value.get("phrases") or []
+    if not isinstance(phrases, list):
+        raise ValueError(f"{where}: phrases must be a list")
+    enabled = value.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ValueError(f"{where}: enabled must be true or false")
+    try:
+        return RequiredStatementSpec(
+            key=key,
+            language=language,
+            phrases=[str(p) for p in phrases],
+            tenant=tenant,
+            description=str(value.get("description") or ""),
+            enabled=enabled,
+        )
+    except ValueError as error:
+        raise ValueError(f"{where}: {error}") from None
+
+
+def statements_to_yaml(statements: Iterable[RequiredStatementSpec]) -> dict[str, Any]:
+    """The ``required_statements`` section that ``statements_from_yaml`` reads back; the
+    given order is kept within each tenant and language."""
+    section: dict[str, Any] = {}
+    tenants: dict[str, dict[str, dict[str, Any]]] = {}
+    for spec in statements:
+        layer = tenants.setdefault(spec.tenant, {}) if spec.tenant else section
+        layer.setdefault(spec.language, {})[spec.key] = spec.to_yaml()
+    if tenants:
+        section["tenants"] = tenants
+    return section
+
+
+@dataclass(frozen=True, slots=True)
+class _StatementPhrase:
+    spec: RequiredStatementSpec
+    negations: frozenset[str]  # negation words the phrase itself holds
+
+
+@dataclass(frozen=True, slots=True)
+class StatementHeard:
+    """Where a statement was first heard: the agent's words, their segment and its start
+    in the stream (None when the caller did not say which segment it fed)."""
+
+    words: str
+    segment_id: int | None = None
+    stream_start: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatementResult:
+    """One required statement at call end: said (and where) or missing."""
+
+    key: str
+    version: int
+    heard: StatementHeard | None
+
+    @property
+    def said(self) -> bool:
+        return self.heard is not None
+
+
+def statement_index(
+    statements: Iterable[RequiredStatementSpec], lists: Lists | None = None
+) -> PhraseIndex[_StatementPhrase]:
+    """The statements' phrases in one matcher; a phrase that cannot compile (a wildcard
+    alone, an unknown ``{list}``) raises ``ValueError`` naming it."""
+    specs = tuple(statements)
+    entries = [
+        (language, phrase, _StatementPhrase(spec, _negations(phrase, language)))
+        for spec in specs
+        for language in (_language(spec.language),)
+        for phrase in spec.phrases
+    ]
+    try:
+        return PhraseIndex(entries, lists)
+    except ValueError:
+        for spec in specs:  # only now pay for naming the statement at fault
+            try:
+                PhraseIndex(((_language(spec.language), p, spec.key) for p in spec.phrases), lists)
+            except ValueError as error:
+                raise ValueError(f"statement {spec.key} ({spec.language}): {error}") from None
+        raise
+
+
+def _negations(text: str, language: Language) -> frozenset[str]:
+    """Negation words in ``text`` (already folded, or a phrase to fold)."""
+    folded = normalize_phrase(re.sub(r"\{\w+\}|[*#]", " ", text), language)
+    if language == "en":
+        return frozenset(set(folded.split()) & _EN_INNER_NEGATIONS)
+    for question in _ZH_NOT_NEGATIONS:  # "您是不是张伟本人" asks, it does not deny
+        folded = folded.replace(question, "")
+    return frozenset(set(folded) & _ZH_INNER_NEGATIONS)
 
 
 class RequiredStatementTracker:
     """Ticks off required statements from the agent's final segments during one call.
 
-    ``language`` narrows the statements to the call's language; None keeps all of them
-    (a statement counts as said in whichever language it was said).
+    ``statements`` are the ones this call requires (``resolve_statements``); ``language``
+    narrows them to the call's language, None keeps all of them (a statement counts as
+    said in whichever language it was said). ``lists`` are the library's phrase lists for
+    ``{list}`` in phrases. A match does not count when negated, before it ("this is not an
+    attempt to collect a debt") or inside a wildcard ("this call is not being recorded").
     """
 
     def __init__(
-        self, statements: Iterable[RequiredStatementSpec], *, language: str | None = None
+        self,
+        statements: Iterable[RequiredStatementSpec],
+        *,
+        language: str | None = None,
+        lists: Lists | None = None,
     ) -> None:
-        # Declared (YAML) order is kept: it is the order the console lists them in.
+        # The given order is kept: it is the order the console lists them in.
         wanted = language_of(language)
-        chosen = [s for s in statements if wanted is None or s.language == wanted]
+        chosen = [s for s in statements if s.enabled and (wanted is None or s.language == wanted)]
         self.required: tuple[str, ...] = tuple(dict.fromkeys(s.key for s in chosen))
+        self._versions = {
+            key: next(s.version for s in chosen if s.key == key) for key in self.required
+        }
         self._language = wanted
-        self._index = PhraseIndex(
-            (_language(s.language), phrase, s.key) for s in chosen for phrase in s.phrases
-        )
-        self._said: dict[str, str] = {}
+        self._index = statement_index(chosen, lists)
+        self._heard: dict[str, StatementHeard] = {}
 
     @classmethod
     def for_language(cls, language: str | None) -> RequiredStatementTracker:
-        """A fresh tracker over the shipped statements, for one call."""
-        return cls(required_statement_specs(), language=language)
+        """A fresh tracker over the shipped default statements, for one call (no database)."""
+        return cls(
+            resolve_statements(required_statement_specs(), language=language), language=language
+        )
 
-    def observe(self, text: str, *, speaker: str = AGENT) -> list[str]:
-        """Feed one final segment; returns the statements it satisfied for the first time
+    def observe(
+        self,
+        text: str,
+        *,
+        speaker: str = AGENT,
+        segment_id: int | None = None,
+        start: float | None = None,
+    ) -> list[str]:
+        """Feed one final segment (with its id and stream start, to be able to say where a
+        statement was heard); returns the statements it satisfied for the first time
         (empty, hence falsy, when nothing changed)."""
         if speaker.strip().casefold() != AGENT:
             return []
-        newly: list[str] = []
-        for match in self._index.find(text, self._language):
-            if not match.negated and match.payload not in self._said:
-                self._said[match.payload] = text[match.start : match.end]
-                newly.append(match.payload)
-        return newly
+        best: dict[str, PhraseMatch[_StatementPhrase]] = {}
+        for norm, match in self._index.find_with_text(text, self._language):
+            key = match.payload.spec.key
+            if key in self._heard or match.negated:
+                continue
+            inside = _negations(norm.text[match.norm_start : match.norm_end], match.language)
+            if inside - match.payload.negations:
+                continue
+            # The earliest, then the longest, phrasing is the evidence a reviewer reads.
+            if key not in best or (match.start, -match.end) < (best[key].start, -best[key].end):
+                best[key] = match
+        for key, match in best.items():
+            self._heard[key] = StatementHeard(text[match.start : match.end], segment_id, start)
+            self._versions[key] = match.payload.spec.version
+        return [key for key in self.required if key in best]
 
     @property
     def satisfied(self) -> dict[str, str]:
         """Statement key -> the words that satisfied it."""
-        return dict(self._said)
+        return {key: heard.words for key, heard in self._heard.items()}
+
+    @property
+    def heard(self) -> dict[str, StatementHeard]:
+        """Statement key -> where it was first heard."""
+        return dict(self._heard)
 
     def status(self) -> dict[str, bool]:
-        """The call's checklist: statement key -> said yet, in declaration order."""
-        return {key: key in self._said for key in self.required}
+        """The call's checklist: statement key -> said yet, in the required order."""
+        return {key: key in self._heard for key in self.required}
 
     def missing(self) -> list[str]:
-        """Required statements not heard yet, in declaration order (ask at call end)."""
-        return [key for key in self.required if key not in self._said]
+        """Required statements not heard yet, in the required order (ask at call end)."""
+        return [key for key in self.required if key not in self._heard]
+
+    def results(self) -> list[StatementResult]:
+        """Every required statement, said or missing, in the required order: what is
+        stored with the call when it ends."""
+        return [
+            StatementResult(key, self._versions[key], self._heard.get(key)) for key in self.required
+        ]
+
+
+@functools.lru_cache(maxsize=4)
+def _compiled_engine(
+    rules: tuple[RuleSpec, ...],
+    lists: tuple[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], ...],
+) -> RuleEngine:
+    """Engines by library content: every call start reads the library afresh from the
+    database, and while nobody has edited it (the usual case) the compiled automata of the
+    last call are reused instead of rebuilt (about a second for the starter library). A
+    rule's version and phrases are part of the key, so an edit compiles a new engine."""
+    return RuleEngine(rules, {name: dict(by_lang) for name, by_lang in lists})
 
 
 # --- the shipped starter library (a file, not the database) ------------------------------
@@ -323,17 +608,25 @@ def _starter_document(path: Path) -> Mapping[str, Any]:
 
 @dataclass(frozen=True)
 class RuleLibrary:
-    """Rules plus the phrase lists they name: what a QA lead edits, imports and exports."""
+    """Rules plus the phrase lists they name, and the required statements: what a QA lead
+    edits, imports and exports."""
 
     rules: tuple[RuleSpec, ...]
     lists: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
+    statements: tuple[RequiredStatementSpec, ...] = ()
 
     def __post_init__(self) -> None:
         keys = [rule.key for rule in self.rules]
         duplicates = sorted({k for k in keys if keys.count(k) > 1})
         if duplicates:
             raise ValueError(f"duplicate rule keys: {', '.join(duplicates)}")
+        identities = [s.identity for s in self.statements]
+        twice = sorted({i for i in identities if identities.count(i) > 1})
+        if twice:
+            named = ", ".join(f"{k} ({lang}{', ' + t if t else ''})" for k, lang, t in twice)
+            raise ValueError(f"duplicate required statements: {named}")
         self.engine()  # an unknown {list} or a phrase of wildcards only fails here
+        statement_index(self.statements, self.lists)  # and in a statement's phrases here
 
     def engine(self) -> RuleEngine:
         """The library's engine, built once: validation already built it, and compiling
@@ -342,20 +635,32 @@ class RuleLibrary:
 
     @functools.cached_property
     def _engine(self) -> RuleEngine:
-        return RuleEngine(self.rules, self.lists)
+        lists = tuple(
+            sorted(
+                (name, tuple(sorted((lang, tuple(v)) for lang, v in entries.items())))
+                for name, entries in self.lists.items()
+            )
+        )
+        return _compiled_engine(self.rules, lists)
 
     def to_yaml(self) -> str:
-        document = {
+        document: dict[str, Any] = {
             "lists": {name: dict(by_lang) for name, by_lang in sorted(self.lists.items())},
             "rules": [rule.to_yaml() for rule in self.rules],
         }
+        if self.statements:
+            document["required_statements"] = statements_to_yaml(self.statements)
         return str(yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=100))
 
     @classmethod
     def from_yaml(cls, text: str) -> RuleLibrary:
-        """Parse and validate a library; errors name the rule and field at fault."""
+        """Parse and validate a library; errors name the rule and field at fault. A file of
+        required statements alone may leave ``rules`` out."""
         document = yaml.safe_load(text)
-        if not isinstance(document, dict) or not isinstance(document.get("rules"), list):
+        if not isinstance(document, dict):
+            raise ValueError("expected a mapping with a 'rules' list")
+        rules = document.get("rules", [] if "required_statements" in document else None)
+        if not isinstance(rules, list):
             raise ValueError("expected a mapping with a 'rules' list")
         return cls.from_document(document)
 
@@ -366,11 +671,12 @@ class RuleLibrary:
             for name, entries in (document.get("lists") or {}).items()
         }
         rules = []
-        for number, entry in enumerate(document["rules"], start=1):
+        for number, entry in enumerate(document.get("rules") or (), start=1):
             if not isinstance(entry, dict):
                 raise ValueError(f"rule {number}: expected a mapping")
             rules.append(spec_from_yaml(entry))
-        return cls(tuple(rules), lists)
+        statements = statements_from_yaml(document.get("required_statements"))
+        return cls(tuple(rules), lists, tuple(statements))
 
 
 def _list_from_yaml(name: str, entries: Any) -> dict[str, tuple[str, ...]]:
@@ -391,15 +697,14 @@ def starter_rule_specs(path: Path = STARTER_RULES_PATH) -> list[RuleSpec]:
 
 
 def required_statement_specs(path: Path = STARTER_RULES_PATH) -> list[RequiredStatementSpec]:
-    """Required statements (mini-Miranda, recording notice, identity check) per language."""
-    statements: Mapping[str, Mapping[str, list[str]]] = _starter_document(path)[
-        "required_statements"
-    ]
-    return [
-        RequiredStatementSpec(key=key, language=language, phrases=phrases)
-        for language, by_key in statements.items()
-        for key, phrases in by_key.items()
-    ]
+    """The shipped required statements (mini-Miranda, recording notice, identity check)
+    per language, read without building the rule engine: a batch run asks per call."""
+    return _starter_statements(path)
+
+
+@functools.cache
+def _starter_statements(path: Path) -> list[RequiredStatementSpec]:
+    return statements_from_yaml(_starter_document(path).get("required_statements"))
 
 
 def spec_from_yaml(entry: Mapping[str, Any]) -> RuleSpec:

@@ -9,10 +9,17 @@ are skipped. Offsets are Python string indices (code points) into the input ``te
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from qa_review.engine import RequiredStatementTracker, RuleEngine
+from qa_review.engine import (
+    RequiredStatementSpec,
+    RequiredStatementTracker,
+    RuleEngine,
+    required_statement_specs,
+    resolve_statements,
+)
+from qa_review.phrases import Lists
 
 Record = dict[str, Any]
 
@@ -79,16 +86,29 @@ def redactor(record: Record) -> Record:
 
 def call_checker(record: Record) -> Record:
     """``{"id","lang","segments":[{"speaker","text"}]}`` -> the required-statement
-    checklist of the whole call (``parley qa calls``)."""
-    segments = record.get("segments")
-    if not isinstance(segments, list):
-        raise BadRecord("'segments' must be a list of {speaker, text}")
-    tracker = RequiredStatementTracker.for_language(_language(record))
-    for segment in segments:
-        if not isinstance(segment, dict) or not isinstance(segment.get("text"), str):
-            raise BadRecord("every segment needs a 'text' string")
-        tracker.observe(segment["text"], speaker=str(segment.get("speaker", "agent")))
-    return {"required": tracker.status(), "missing": tracker.missing()}
+    checklist of the whole call (``parley qa calls``), against the shipped defaults."""
+    shipped = resolve_statements(required_statement_specs(), language=None)
+    return statement_checker(shipped)(record)
+
+
+def statement_checker(
+    statements: Sequence[RequiredStatementSpec], lists: Lists | None = None
+) -> Callable[[Record], Record]:
+    """``call_checker`` against given statements: a tenant's, resolved over the defaults
+    (``resolve_statements``) for every language, with the phrase lists they name."""
+
+    def check(record: Record) -> Record:
+        segments = record.get("segments")
+        if not isinstance(segments, list):
+            raise BadRecord("'segments' must be a list of {speaker, text}")
+        tracker = RequiredStatementTracker(statements, language=_language(record), lists=lists)
+        for segment in segments:
+            if not isinstance(segment, dict) or not isinstance(segment.get("text"), str):
+                raise BadRecord("every segment needs a 'text' string")
+            tracker.observe(segment["text"], speaker=str(segment.get("speaker", "agent")))
+        return {"required": tracker.status(), "missing": tracker.missing()}
+
+    return check
 
 
 def _text(record: Record) -> str:

@@ -136,7 +136,8 @@ class QaCallStatement(Base):
     """Whether one required statement was heard in one call, written when the call ends.
 
     A missing statement is a finding the scorecard and the queue show; a said one keeps
-    the segment and stream time where it was heard, so a reviewer can check it.
+    the words, the segment and the stream time where it was heard, so a reviewer can check
+    it (the statement may have been edited since, so the words are kept, not re-matched).
     """
 
     __tablename__ = "qa_call_statements"
@@ -148,6 +149,7 @@ class QaCallStatement(Base):
     said: Mapped[bool] = mapped_column(default=False)
     segment_id: Mapped[int | None] = mapped_column(ForeignKey("transcript_segments.id"))
     stream_start: Mapped[float | None] = mapped_column(Float)
+    evidence: Mapped[str | None] = mapped_column(Text)  # the agent's words that said it
     statement_version: Mapped[int] = mapped_column(Integer, default=1)
     checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -15,7 +15,17 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from case_store.models import Call, Case, TranscriptSegment, User
-from qa_review.models import Category, FlagStatus, QaFlag, ReviewReason, Severity
+from qa_review.models import (
+    Category,
+    FlagStatus,
+    QaCallStatement,
+    QaFlag,
+    QaFlagReview,
+    QaPhraseList,
+    QaRule,
+    ReviewReason,
+    Severity,
+)
 
 PAGE_SIZE = 50
 ALL_STATUSES = "all"  # the status filter's value for "every status" (no filter)
@@ -103,6 +113,26 @@ class QueueItem:
 
 
 @dataclass(frozen=True, slots=True)
+class FlagReviewEntry:
+    """One decision in a flag's history, with its reviewer read in the same query.
+
+    ``reviewer`` is None only for a decision whose reviewer row is gone; the page then
+    says "unknown" rather than hiding the decision.
+    """
+
+    review: QaFlagReview
+    reviewer: User | None
+
+
+@dataclass(frozen=True, slots=True)
+class PhraseListUsage:
+    """A phrase list with the rules that name it, so a lead sees what an edit will touch."""
+
+    phrase_list: QaPhraseList
+    rules: list[QaRule]
+
+
+@dataclass(frozen=True, slots=True)
 class QueuePage:
     items: list[QueueItem]
     total: int
@@ -127,8 +157,13 @@ class StatusCounts:
 
 @dataclass(frozen=True, slots=True)
 class Scorecard:
-    """One call's flags summed up. The verdict is "fail" as soon as one flag is confirmed,
-    "pending" while any is open, else "pass": a call is only clean once it was reviewed."""
+    """One call's flags summed up, and its required statements as stored at call end.
+
+    The verdict is "fail" as soon as one flag is confirmed, "pending" while any is open:
+    a call is only clean once it was reviewed. With its flags settled, a call missing a
+    required statement is "incomplete" (a finding, yet no misconduct to confirm), else
+    "pass". A call stored before statements were kept has none and is judged on flags.
+    """
 
     call: Call
     case: Case
@@ -137,12 +172,19 @@ class Scorecard:
     by_category: dict[str, StatusCounts]
     by_severity: dict[str, StatusCounts]
     totals: StatusCounts
+    statements: list[QaCallStatement] = field(default_factory=list)
+
+    @property
+    def missing_statements(self) -> list[str]:
+        return [statement.key for statement in self.statements if not statement.said]
 
     @property
     def verdict(self) -> str:
         if self.totals.confirmed:
             return "fail"
-        return "pending" if self.totals.open else "pass"
+        if self.totals.open:
+            return "pending"
+        return "incomplete" if self.missing_statements else "pass"
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,3 +213,51 @@ class RulePrecision:
         if not self.dismiss_reasons:
             return None
         return max(self.dismiss_reasons.items(), key=lambda kv: (kv[1], kv[0]))[0]
+
+
+# --- calls missing required statements ------------------------------------------------------
+
+
+class MissingFilters(BaseModel):
+    """Which calls the "missing statements" list shows; dates are UTC days of the call's
+    start, both ends inclusive. Empty form fields mean "no filter"."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    key: str | None = None
+    collector_id: int | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_means_unset(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        return {name: value for name, value in data.items() if value != ""}
+
+    def to_query(self) -> dict[str, str]:
+        """The filters as query parameters (for the pager's links)."""
+        return {name: str(value) for name, value in self.model_dump().items() if value is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class MissingCall:
+    """A call with the required statements it missed, in the order it required them."""
+
+    call: Call
+    case: Case
+    collector: User
+    missing: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class MissingPage:
+    items: list[MissingCall]
+    total: int
+    page: int
+    page_size: int = PAGE_SIZE
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))

@@ -9,7 +9,9 @@ rule that changed bumps its version and keeps the new version whole in
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -20,26 +22,40 @@ from case_store import service as case_service
 from case_store.models import Call, Case, Role, TranscriptSegment, User, utcnow
 from qa_review.engine import (
     Hit,
+    RequiredStatementSpec,
     RuleEngine,
     RuleLibrary,
     RuleSpec,
+    StatementResult,
+    required_statement_specs,
+    resolve_statements,
     spec_from_yaml,
     starter_library,
+    statement_index,
 )
 from qa_review.models import (
     FlagStatus,
+    QaCallStatement,
     QaFlag,
+    QaFlagReview,
     QaPhraseList,
+    QaRequiredStatement,
     QaRule,
     QaRuleVersion,
     ReviewReason,
     Severity,
 )
+from qa_review.normalize import LANGUAGES
 from qa_review.phrases import Lists
 from qa_review.schemas import (
     DISMISS_REASONS,
     PAGE_SIZE,
     Decision,
+    FlagReviewEntry,
+    MissingCall,
+    MissingFilters,
+    MissingPage,
+    PhraseListUsage,
     QueueFilters,
     QueueItem,
     QueuePage,
@@ -64,11 +80,16 @@ class ImportResult:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
+    statements_added: int = 0
+    statements_updated: int = 0
+    statements_unchanged: int = 0
 
 
 def seed_starter_rules(*, session: Session) -> int:
-    """Insert starter rules and lists whose key is not in the database yet; returns how
-    many rules were added. Existing ones are left alone, so a lead's edits survive."""
+    """Insert starter rules and lists whose key is not in the database yet, and the default
+    required statements (``seed_required_statements``); returns how many rules were added.
+    Existing ones are left alone, so a lead's edits survive."""
+    seed_required_statements(session=session)
     library = starter_library()
     lists = {row.name for row in session.scalars(select(QaPhraseList))}
     for name, entries in library.lists.items():
@@ -85,8 +106,9 @@ def seed_starter_rules(*, session: Session) -> int:
 
 
 def load_library(*, session: Session, enabled_only: bool = False) -> RuleLibrary:
-    """The database's rules and lists as a library. A rule that no longer validates (a
-    list it names was deleted, a hand-edited row) is logged and left out: one bad edit
+    """The database's rules and lists as a library, with every required statement (a
+    disabled one too: it waives a default). A rule or statement that no longer validates
+    (a list it names was deleted, a hand-edited row) is logged and left out: one bad edit
     must not stop every live call from being judged."""
     lists = {row.name: _entries(row.entries) for row in session.scalars(select(QaPhraseList))}
     query = select(QaRule).order_by(QaRule.key)
@@ -99,10 +121,15 @@ def load_library(*, session: Session, enabled_only: bool = False) -> RuleLibrary
             specs.append(_spec_from_row(row))
         except (ValueError, TypeError) as error:
             log.warning("QA rule %s skipped: %s", row.key, error)
+    statements = tuple(
+        spec
+        for row in list_statements(session=session)
+        if (spec := _statement_spec_or_none(row)) is not None and _statement_compiles(spec, lists)
+    )
     try:
-        return RuleLibrary(tuple(specs), frozen)
+        return RuleLibrary(tuple(specs), frozen, statements)
     except ValueError:  # only now pay for finding the culprits one rule at a time
-        return RuleLibrary(tuple(s for s in specs if _compiles(s, lists)), frozen)
+        return RuleLibrary(tuple(s for s in specs if _compiles(s, lists)), frozen, statements)
 
 
 def _compiles(spec: RuleSpec, lists: Lists) -> bool:
@@ -172,22 +199,101 @@ def save_list(
     """Create or replace a phrase list. Rules that name it change behaviour with it, so
     each of them gets a new version recording the list as it now reads."""
     cleaned = {lang: [e.strip() for e in values if e.strip()] for lang, values in entries.items()}
-    row = session.scalar(select(QaPhraseList).where(QaPhraseList.name == name))
+    row = get_list(session=session, name=name)
     if row is None:
         row = QaPhraseList(name=name, entries=cleaned, updated_at=utcnow())
         session.add(row)
     elif row.entries != cleaned:
         row.entries, row.version, row.updated_at = cleaned, row.version + 1, utcnow()
-        for rule in session.scalars(select(QaRule)):
-            if any("{" + name + "}" in p for p in rule.phrases):
-                rule.version += 1
-                _snapshot(session, rule, author, f"list {{{name}}} changed")
+        for rule in rules_naming_list(session=session, name=name):
+            rule.version += 1
+            rule.updated_at = row.updated_at
+            _snapshot(session, rule, author, f"list {{{name}}} changed")
     session.flush()
     return row
 
 
+LIST_NAME = re.compile(r"\w{1,64}")
+"""What a rule can write between braces (``phrases._TOKEN`` reads ``{\\w+}``)."""
+RESERVED_LIST_NAMES = frozenset({"new"})
+"""Path segments of the list editor (``/qa/library/lists/new``)."""
+_LIST_REFERENCE = re.compile(r"\{(\w+)\}")
+
+
+def get_list(*, session: Session, name: str) -> QaPhraseList | None:
+    return session.scalar(select(QaPhraseList).where(QaPhraseList.name == name))
+
+
+def list_lists(*, session: Session) -> list[PhraseListUsage]:
+    """Every phrase list by name, each with the rules that name it."""
+    rules = list_rules(session=session)
+    names = {rule.key: _list_names(rule) for rule in rules}
+    return [
+        PhraseListUsage(phrase_list=row, rules=[r for r in rules if row.name in names[r.key]])
+        for row in session.scalars(select(QaPhraseList).order_by(QaPhraseList.name))
+    ]
+
+
+def rules_naming_list(*, session: Session, name: str) -> list[QaRule]:
+    """Rules whose phrases, exceptions or near/not-near phrases name ``{name}``: editing
+    the list changes what each of them matches."""
+    return [rule for rule in list_rules(session=session) if name in _list_names(rule)]
+
+
+def edit_list(
+    *, session: Session, name: str, entries: dict[str, list[str]], author: User | None
+) -> QaPhraseList:
+    """Save a list edited by hand (``save_list``), after the checks an import gets from
+    validating its whole library; raises ``ValueError`` naming what to fix.
+
+    The name must be writable as ``{name}`` in a rule; there must be at least one entry;
+    and every rule naming the list must still compile with it, since a rule left with no
+    entries in its language would otherwise drop silently out of live judging.
+    """
+    if not LIST_NAME.fullmatch(name):
+        raise ValueError("A list name is 1 to 64 letters, digits or underscores, no spaces.")
+    if name in RESERVED_LIST_NAMES:
+        raise ValueError(f"The list name {name!r} is reserved by the list pages; choose another.")
+    unknown = sorted(set(entries) - set(LANGUAGES))
+    if unknown:
+        raise ValueError(f"Unknown language {', '.join(unknown)}; lists hold en and zh entries.")
+    cleaned = {
+        lang: list(dict.fromkeys(e.strip() for e in values if e.strip()))
+        for lang, values in entries.items()
+    }
+    cleaned = {lang: values for lang, values in cleaned.items() if values}
+    if not cleaned:
+        raise ValueError("Enter at least one entry (one per line).")
+    for values in cleaned.values():
+        if braced := [e for e in values if "{" in e or "}" in e]:
+            raise ValueError(f"The entry {braced[0]!r} has braces; a list cannot name a list.")
+    lists = {row.name: _entries(row.entries) for row in session.scalars(select(QaPhraseList))}
+    lists[name] = cleaned
+    for rule in rules_naming_list(session=session, name=name):
+        try:
+            spec = _spec_from_row(rule)
+        except (ValueError, TypeError):
+            continue  # broken before this edit; load_library already leaves it out
+        try:
+            RuleEngine([spec], lists)
+        except ValueError as error:
+            raise ValueError(f"Rule {rule.key} would stop working: {error}.") from None
+    return save_list(session=session, name=name, entries=cleaned, author=author)
+
+
+def _list_names(row: QaRule) -> set[str]:
+    """The lists a rule names anywhere the engine expands them."""
+    conditions = row.conditions or {}
+    texts = [*row.phrases, *(conditions.get("exceptions") or ())]
+    for condition in ("near", "not_near"):
+        texts += (conditions.get(condition) or {}).get("phrases") or ()
+    return {match.group(1) for text in texts for match in _LIST_REFERENCE.finditer(str(text))}
+
+
 def import_library(*, session: Session, library: RuleLibrary, author: User | None) -> ImportResult:
-    """Upsert every list and rule of ``library`` (a YAML import); nothing is deleted."""
+    """Upsert every list, rule and required statement of ``library`` (a YAML import);
+    nothing is deleted. A statement takes the file's ``enabled`` (absent: enabled), since
+    waiving a default for a tenant is written that way."""
     for name, entries in library.lists.items():
         save_list(session=session, name=name, entries=_entries(entries), author=author)
     added = updated = unchanged = 0
@@ -207,7 +313,32 @@ def import_library(*, session: Session, library: RuleLibrary, author: User | Non
             updated += 1
         else:
             unchanged += 1
-    return ImportResult(added, updated, unchanged)
+    counts = {"added": 0, "updated": 0, "unchanged": 0}
+    for statement in library.statements:
+        key, language, tenant = statement.identity
+        stored = get_statement(session=session, key=key, language=language, tenant=tenant)
+        version = stored.version if stored else None
+        saved = save_statement(
+            session=session,
+            key=key,
+            language=language,
+            tenant=tenant,
+            phrases=list(statement.phrases),
+            description=statement.description,
+            enabled=statement.enabled,
+        )
+        outcome = (
+            "added" if version is None else "unchanged" if saved.version == version else "updated"
+        )
+        counts[outcome] += 1
+    return ImportResult(
+        added,
+        updated,
+        unchanged,
+        statements_added=counts["added"],
+        statements_updated=counts["updated"],
+        statements_unchanged=counts["unchanged"],
+    )
 
 
 def _add_rule(
@@ -232,7 +363,8 @@ def _write(row: QaRule, spec: RuleSpec) -> None:
 def _snapshot(session: Session, row: QaRule, author: User | None, note: str) -> None:
     definition = _spec_from_row(row).to_yaml()
     lists = {row.name: row.entries for row in session.scalars(select(QaPhraseList))}
-    used = {n: e for n, e in lists.items() if any("{" + n + "}" in p for p in row.phrases)}
+    names = _list_names(row)
+    used = {n: e for n, e in lists.items() if n in names}
     if used:
         definition["lists"] = used
     session.add(
@@ -264,6 +396,244 @@ def _spec_from_row(row: QaRule) -> RuleSpec:
 
 def _entries(entries: Any) -> dict[str, list[str]]:
     return {str(lang): [str(v) for v in values] for lang, values in dict(entries).items()}
+
+
+# --- required statements ----------------------------------------------------------------
+# What every call must contain, per language and tenant (the creditor of the call's case;
+# "" is the default for every tenant). A tenant's row replaces the default with the same
+# key and language, or waives it (enabled=False), and may add keys of its own. A live call
+# resolves them once at its start (statements_for) and stores, when it ends, which were
+# said and which were missing (record_call_statements).
+
+
+def seed_required_statements(*, session: Session) -> int:
+    """Insert the shipped statements not in the database yet (by key, language and tenant);
+    returns how many were added. Existing rows are left alone, so a lead's edits survive."""
+    identity = (QaRequiredStatement.key, QaRequiredStatement.language, QaRequiredStatement.tenant)
+    existing = {tuple(row) for row in session.execute(select(*identity))}
+    added = 0
+    for spec in required_statement_specs():
+        if spec.identity not in existing:
+            session.add(_statement_row(spec))
+            added += 1
+    session.flush()
+    return added
+
+
+def list_statements(*, session: Session) -> list[QaRequiredStatement]:
+    """Every statement, the defaults first, then tenant by tenant; by language and key."""
+    query = select(QaRequiredStatement).order_by(
+        QaRequiredStatement.tenant, QaRequiredStatement.language, QaRequiredStatement.key
+    )
+    return list(session.scalars(query))
+
+
+def get_statement(
+    *, session: Session, key: str, language: str, tenant: str = ""
+) -> QaRequiredStatement | None:
+    query = select(QaRequiredStatement).where(
+        QaRequiredStatement.key == key.strip(),
+        QaRequiredStatement.language == language,
+        QaRequiredStatement.tenant == _tenant(tenant),
+    )
+    return session.scalar(query)
+
+
+def save_statement(
+    *,
+    session: Session,
+    key: str,
+    language: str,
+    phrases: list[str],
+    tenant: str = "",
+    description: str = "",
+    enabled: bool = True,
+) -> QaRequiredStatement:
+    """Create or change a statement; raises ``ValueError`` naming what is wrong (a key
+    that is not a slug, an unknown language, no phrases while enabled, a phrase that does
+    not compile). A save that changes nothing keeps the version; a change bumps it."""
+    spec = RequiredStatementSpec(
+        key=key,
+        language=language,
+        phrases=phrases,
+        tenant=tenant,
+        description=description,
+        enabled=enabled,
+    )
+    statement_index([spec], phrase_lists(session=session))
+    row = get_statement(session=session, key=spec.key, language=spec.language, tenant=spec.tenant)
+    if row is None:
+        row = _statement_row(spec)
+        session.add(row)
+    elif _statement_spec_or_none(row) != replace(spec, version=row.version):
+        _write_statement(row, spec)
+        row.version += 1
+        row.updated_at = utcnow()
+    session.flush()
+    return row
+
+
+def delete_statement(*, session: Session, key: str, language: str, tenant: str) -> bool:
+    """Remove a tenant's statement, so the default applies to its calls again (or its own
+    key stops being required); False when there was none. A default cannot be deleted
+    (seeding would bring a starter one back): disable it instead."""
+    if not _tenant(tenant):
+        raise ValueError("A default statement cannot be deleted; disable it instead.")
+    row = get_statement(session=session, key=key, language=language, tenant=tenant)
+    if row is None:
+        return False
+    session.delete(row)
+    session.flush()
+    return True
+
+
+def statements_for(
+    *, session: Session, language: str | None, tenant: str = "", lists: Lists | None = None
+) -> list[RequiredStatementSpec]:
+    """The statements a call in ``language`` (None: every language) for ``tenant`` must
+    contain, defaults' keys first, each part in key order (``resolve_statements``).
+
+    ``lists`` are the phrase lists statements may name (read from the database when not
+    given). A row that no longer validates or compiles is logged and left out, so a
+    tenant's broken wording falls back to the default rather than stopping the call.
+    Until the starter statements are seeded, the shipped defaults apply.
+    """
+    tenant = _tenant(tenant)
+    query = select(QaRequiredStatement).where(QaRequiredStatement.tenant.in_({"", tenant}))
+    rows = list(session.scalars(query.order_by(QaRequiredStatement.id)))
+    specs = [spec for row in rows if (spec := _statement_spec_or_none(row)) is not None]
+    if not any(row.tenant == "" for row in rows):
+        specs = [*(s for s in required_statement_specs() if s.tenant == ""), *specs]
+    lists = phrase_lists(session=session) if lists is None else lists
+    usable = [spec for spec in specs if _statement_compiles(spec, lists)]
+    return resolve_statements(usable, language=language, tenant=tenant)
+
+
+def list_tenants(*, session: Session) -> list[str]:
+    """Creditors on cases and tenants with statements of their own, for the editor."""
+    creditors = session.scalars(select(Case.creditor).distinct())
+    overridden = session.scalars(select(QaRequiredStatement.tenant).distinct())
+    return sorted({_tenant(t) for t in (*creditors, *overridden)} - {""}, key=str.casefold)
+
+
+def record_call_statements(
+    *, session: Session, call_id: int, results: Iterable[StatementResult]
+) -> list[QaCallStatement]:
+    """Store each required statement of a call as said (its words, segment and stream
+    time) or missing, in the order given; recording a call again replaces its rows."""
+    existing = {row.key: row for row in list_call_statements(session=session, call_id=call_id)}
+    rows = []
+    for result in results:
+        row = existing.pop(result.key, None) or QaCallStatement(call_id=call_id, key=result.key)
+        heard = result.heard
+        row.said = heard is not None
+        row.evidence = heard.words if heard else None
+        row.segment_id = heard.segment_id if heard else None
+        row.stream_start = heard.stream_start if heard else None
+        row.statement_version = result.version
+        row.checked_at = utcnow()
+        session.add(row)
+        rows.append(row)
+    for stale in existing.values():
+        session.delete(stale)
+    session.flush()
+    return rows
+
+
+def list_call_statements(*, session: Session, call_id: int) -> list[QaCallStatement]:
+    """A call's required statements in the order the call required them."""
+    query = select(QaCallStatement).where(QaCallStatement.call_id == call_id)
+    return list(session.scalars(query.order_by(QaCallStatement.id)))
+
+
+def list_calls_missing_statements(
+    *, session: Session, filters: MissingFilters, page: int = 1, page_size: int = PAGE_SIZE
+) -> MissingPage:
+    """Calls with at least one required statement missing, newest first, with the keys
+    missing on each; a page past the end shows the last one."""
+    collector = _collector_alias()
+    missing = select(QaCallStatement.call_id).where(QaCallStatement.said.is_(False))
+    if filters.key is not None:
+        missing = missing.where(QaCallStatement.key == filters.key)
+    conditions: list[ColumnElement[bool]] = [Call.id.in_(missing)]
+    if filters.collector_id is not None:
+        conditions.append(Call.collector_id == filters.collector_id)
+    if filters.date_from is not None:
+        conditions.append(Call.started_at >= _utc_midnight(filters.date_from))
+    if filters.date_to is not None:
+        conditions.append(Call.started_at < _utc_midnight(filters.date_to + timedelta(days=1)))
+
+    def joined(stmt: Select[Any]) -> Select[Any]:
+        stmt = stmt.join(Case, Case.id == Call.case_id)
+        return stmt.join(collector, collector.id == Call.collector_id).where(*conditions)
+
+    total = int(session.scalar(joined(select(func.count(Call.id)))) or 0)
+    page = min(max(1, page), max(1, -(-total // page_size)))
+    stmt = (
+        joined(select(Call, Case, collector))
+        .order_by(Call.started_at.desc(), Call.id.desc())
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+        .options(lazyload(Case.debtor), lazyload(Case.collector))  # no PII to decrypt
+    )
+    found = [(call, case_, user) for call, case_, user in session.execute(stmt)]
+    keys: dict[int, list[str]] = {}
+    rows = select(QaCallStatement.call_id, QaCallStatement.key).where(
+        QaCallStatement.call_id.in_([call.id for call, _, _ in found]),
+        QaCallStatement.said.is_(False),
+    )
+    for call_id, key in session.execute(rows.order_by(QaCallStatement.id)):
+        keys.setdefault(call_id, []).append(key)
+    items = [MissingCall(call, case_, user, keys.get(call.id, [])) for call, case_, user in found]
+    return MissingPage(items=items, total=total, page=page, page_size=page_size)
+
+
+def _tenant(name: str) -> str:
+    return " ".join(name.split())
+
+
+def phrase_lists(*, session: Session) -> Lists:
+    """Every phrase list's entries by name and language, as the matcher reads them."""
+    return {row.name: _entries(row.entries) for row in session.scalars(select(QaPhraseList))}
+
+
+def _statement_row(spec: RequiredStatementSpec) -> QaRequiredStatement:
+    row = QaRequiredStatement(
+        key=spec.key, language=spec.language, tenant=spec.tenant, version=1, updated_at=utcnow()
+    )
+    _write_statement(row, spec)
+    return row
+
+
+def _write_statement(row: QaRequiredStatement, spec: RequiredStatementSpec) -> None:
+    row.description, row.phrases, row.enabled = spec.description, list(spec.phrases), spec.enabled
+
+
+def _statement_spec_or_none(row: QaRequiredStatement) -> RequiredStatementSpec | None:
+    try:
+        return RequiredStatementSpec(
+            key=row.key,
+            language=row.language,
+            phrases=[str(p) for p in row.phrases or ()],
+            tenant=row.tenant,
+            description=row.description or "",
+            enabled=row.enabled,
+            version=row.version,
+        )
+    except (ValueError, TypeError) as error:
+        log.warning(
+            "required statement %s (%s, %r) skipped: %s", row.key, row.language, row.tenant, error
+        )
+        return None
+
+
+def _statement_compiles(spec: RequiredStatementSpec, lists: Lists) -> bool:
+    try:
+        statement_index([spec], lists)
+    except ValueError as error:
+        log.warning("required statement %s (%r) skipped: %s", spec.key, spec.tenant, error)
+        return False
+    return True
 
 
 # --- flags ------------------------------------------------------------------------------
@@ -311,8 +681,9 @@ def list_flags_for_call(*, session: Session, call_id: int) -> list[QaFlag]:
 
 
 # --- review queue -----------------------------------------------------------------------
-# What QA reviewers and supervisors work from: the queue of flags, one decision per flag
-# (the latest wins; reviewer and time are kept on the flag), a scorecard per call, and
+# What QA reviewers and supervisors work from: the queue of flags, decisions per flag
+# (the latest wins and is kept on the flag; every one is kept in qa_flag_reviews), a
+# scorecard per call, and
 # per-rule precision from those decisions so leads can see which rules are noisy.
 
 REVIEWER_ROLES = (Role.QA_REVIEWER, Role.SUPERVISOR)
@@ -491,7 +862,8 @@ def review_flag(
     reason: ReviewReason | None = None,
     comment: str | None = None,
 ) -> QaFlag:
-    """Record a reviewer's decision on a flag; deciding again replaces the earlier decision.
+    """Record a reviewer's decision on a flag. Every decision is kept in the flag's history
+    (``flag_reviews``); the flag itself holds the latest, which is the one that counts.
 
     A confirmation's reason is always ``confirmed``; a dismissal needs one of the dismiss
     reasons, and "other" needs a comment, so precision can later be explained.
@@ -519,8 +891,30 @@ def review_flag(
     flag.review_comment = text
     flag.reviewer_id = reviewer.id
     flag.reviewed_at = utcnow()
+    session.add(
+        QaFlagReview(
+            flag_id=flag.id,
+            reviewer_id=reviewer.id,
+            status=status,
+            reason=reason,
+            comment=text,
+            at=flag.reviewed_at,
+        )
+    )
     session.flush()
     return flag
+
+
+def flag_reviews(*, session: Session, flag_id: int) -> list[FlagReviewEntry]:
+    """Every decision on a flag with who made it, newest first, so an overruled decision
+    stays visible beside the one that counts (the flag's own fields hold the latest)."""
+    stmt = (
+        select(QaFlagReview, User)
+        .outerjoin(User, User.id == QaFlagReview.reviewer_id)
+        .where(QaFlagReview.flag_id == flag_id)
+        .order_by(QaFlagReview.at.desc(), QaFlagReview.id.desc())
+    )
+    return [FlagReviewEntry(review=review, reviewer=user) for review, user in session.execute(stmt)]
 
 
 def _counts(flags: list[QaFlag]) -> StatusCounts:
@@ -540,10 +934,8 @@ def _grouped(flags: list[QaFlag], key: str) -> dict[str, StatusCounts]:
 
 
 def call_scorecard(*, session: Session, call_id: int) -> Scorecard | None:
-    """A call's flags summed up by category, severity and review status.
-
-    Missing required statements are not stored yet, so the scorecard covers flags only.
-    """
+    """A call's flags summed up by category, severity and review status, and its required
+    statements as stored when it ended (said, with where; or missing)."""
     call = case_service.get_call(session=session, call_id=call_id)
     if call is None:
         return None
@@ -563,6 +955,7 @@ def call_scorecard(*, session: Session, call_id: int) -> Scorecard | None:
         by_category=_grouped(flags, "category"),
         by_severity=dict(ordered_severities),
         totals=_counts(flags),
+        statements=list_call_statements(session=session, call_id=call_id),
     )
 
 

@@ -34,12 +34,22 @@ from qa_review import export
 from qa_review import service as qa_service
 from qa_review.engine import SPEAKERS, Hit, RuleEngine, RuleLibrary, spec_from_yaml
 from qa_review.evidence import highlight
-from qa_review.models import Category, FlagStatus, QaRule, QaRuleVersion, ReviewReason, Severity
+from qa_review.models import (
+    Category,
+    FlagStatus,
+    QaPhraseList,
+    QaRequiredStatement,
+    QaRule,
+    QaRuleVersion,
+    ReviewReason,
+    Severity,
+)
 from qa_review.normalize import LANGUAGES
 from qa_review.schemas import (
     DISMISS_REASONS,
     REASON_LABELS,
     Decision,
+    MissingFilters,
     QueueFilters,
     QueueItem,
     QueueSort,
@@ -149,6 +159,7 @@ def flag_detail(
         "flag": flag,
         "lines": lines,
         "call_flags": qa_service.list_flags_for_call(session=db, call_id=flag.call_id),
+        "reviews": qa_service.flag_reviews(session=db, flag_id=flag.id),
         "has_recording": console_service.recording_file(item.call) is not None,
         "audio_start": round(max(0.0, flag.stream_start - AUDIO_LEAD_SECONDS), 2),
         "qs": _query_string(filters, sort),
@@ -442,8 +453,11 @@ def _library_page(
     language: str = "",
     imported: qa_service.ImportResult | None = None,
     import_error: str = "",
+    statements: dict[str, Any] | None = None,
     status_code: int = status.HTTP_200_OK,
 ) -> Response:
+    """The library page; ``statements`` is the required-statements part when a statement
+    is being edited (``_statements_context``), else it lists them."""
     rules = [
         r
         for r in qa_service.list_rules(session=db)
@@ -457,8 +471,10 @@ def _library_page(
         "categories": list(Category),
         "languages": list(LANGUAGES),
         "can_edit": user.role == Role.SUPERVISOR,
+        "phrase_lists": qa_service.list_lists(session=db),
         "imported": imported,
         "import_error": import_error,
+        **(statements if statements is not None else _statements_context(db)),
     }
     response = _page(request, LIBRARY_TEMPLATE, context, block="library_results")
     response.status_code = status_code
@@ -631,3 +647,328 @@ def _save(
         )
     url = f"/qa/library/{quote(saved.key, safe='')}?saved=true"
     return RedirectResponse(url, status.HTTP_303_SEE_OTHER)
+
+
+# --- phrase lists (QA leads) ----------------------------------------------------------------
+# A list is edited as one box of lines per language. qa_service.edit_list checks it and saves
+# it through save_list, so every rule naming the list gets a new version; reviewers may look.
+
+LIST_TEMPLATE = "qa_list_edit.html"
+MAX_LIST_CHARS = 50_000
+
+
+@dataclass
+class ListForm:
+    """The list editor's fields as typed: the name and, per language, one entry a line."""
+
+    name: str = ""
+    entries: dict[str, str] = field(default_factory=lambda: dict.fromkeys(LANGUAGES, ""))
+
+    @classmethod
+    def from_list(cls, phrase_list: QaPhraseList) -> ListForm:
+        entries = phrase_list.entries or {}
+        return cls(
+            name=phrase_list.name,
+            entries={lang: "\n".join(entries.get(lang) or ()) for lang in LANGUAGES},
+        )
+
+    def entry_lines(self) -> dict[str, list[str]]:
+        return {lang: _lines(text) for lang, text in self.entries.items()}
+
+
+def _list_form(
+    # Aliased: ``name`` is also the path parameter of /library/lists/{name}.
+    list_name: Annotated[str, Form(alias="name", max_length=64)] = "",
+    entries_en: Annotated[str, Form(max_length=MAX_LIST_CHARS)] = "",
+    entries_zh: Annotated[str, Form(max_length=MAX_LIST_CHARS)] = "",
+) -> ListForm:
+    return ListForm(name=list_name, entries={"en": entries_en, "zh": entries_zh})
+
+
+ListFormData = Annotated[ListForm, Depends(_list_form)]
+
+
+def _list_page(
+    request: Request,
+    db: DbSession,
+    user: User,
+    form: ListForm,
+    *,
+    phrase_list: QaPhraseList | None,
+    error: str = "",
+    saved: bool = False,
+    status_code: int = status.HTTP_200_OK,
+) -> Response:
+    rules = qa_service.rules_naming_list(session=db, name=phrase_list.name) if phrase_list else []
+    context = {
+        "user": user,
+        "form": form,
+        "phrase_list": phrase_list,
+        "rules": rules,
+        "languages": list(LANGUAGES),
+        "error": error,
+        "saved": saved,
+        "can_edit": user.role == Role.SUPERVISOR,
+    }
+    response = _page(request, LIST_TEMPLATE, context)
+    response.status_code = status_code
+    return response
+
+
+def _list_or_404(db: DbSession, name: str) -> QaPhraseList:
+    phrase_list = qa_service.get_list(session=db, name=name)
+    if phrase_list is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Phrase list not found.")
+    return phrase_list
+
+
+@router.get("/library/lists/new", response_class=HTMLResponse)
+def list_new(request: Request, user: Editor, db: DbSession) -> Response:
+    return _list_page(request, db, user, ListForm(), phrase_list=None)
+
+
+@router.post("/library/lists/new", dependencies=[Depends(verify_csrf)])
+def list_create(request: Request, user: Editor, db: DbSession, form: ListFormData) -> Response:
+    name = form.name.strip()
+    if qa_service.get_list(session=db, name=name) is not None:
+        error = f"A list named {name!r} exists already; choose another name or edit that list."
+        return _list_page(
+            request, db, user, form, phrase_list=None, error=error, status_code=_UNPROCESSABLE
+        )
+    return _save_list(request, db, user, form, phrase_list=None)
+
+
+@router.get("/library/lists/{name}", response_class=HTMLResponse)
+def list_detail(
+    request: Request, user: Reviewer, db: DbSession, name: str, saved: bool = False
+) -> Response:
+    phrase_list = _list_or_404(db, name)
+    form = ListForm.from_list(phrase_list)
+    return _list_page(request, db, user, form, phrase_list=phrase_list, saved=saved)
+
+
+@router.post("/library/lists/{name}", dependencies=[Depends(verify_csrf)])
+def list_update(
+    request: Request, user: Editor, db: DbSession, name: str, form: ListFormData
+) -> Response:
+    phrase_list = _list_or_404(db, name)
+    form.name = phrase_list.name  # the name is read-only once a list exists: rules use it
+    return _save_list(request, db, user, form, phrase_list=phrase_list)
+
+
+def _save_list(
+    request: Request,
+    db: DbSession,
+    user: User,
+    form: ListForm,
+    *,
+    phrase_list: QaPhraseList | None,
+) -> Response:
+    try:
+        with db.begin_nested():
+            saved = qa_service.edit_list(
+                session=db, name=form.name.strip(), entries=form.entry_lines(), author=user
+            )
+    except ValueError as problem:
+        return _list_page(
+            request,
+            db,
+            user,
+            form,
+            phrase_list=phrase_list,
+            error=str(problem),
+            status_code=_UNPROCESSABLE,
+        )
+    url = f"/qa/library/lists/{quote(saved.name, safe='')}?saved=true"
+    return RedirectResponse(url, status.HTTP_303_SEE_OTHER)
+
+
+# --- required statements (QA leads) --------------------------------------------------------
+# Listed on the library page for everyone who may open it; supervisors edit them, add a
+# tenant's override and delete it. The editor is a block of the library page: a plain form,
+# so a refused save comes back whole with the input kept, and htmx may fetch it alone.
+
+STATEMENTS_TEMPLATE = "qa_statements.html"
+MISSING_TEMPLATE = "qa_missing.html"
+MissingQuery = Annotated[MissingFilters, Query()]
+
+
+@dataclass
+class StatementForm:
+    """The statement editor's fields as typed (phrases one per line)."""
+
+    key: str = ""
+    language: str = "en"
+    tenant: str = ""
+    description: str = ""
+    phrases: str = ""
+    enabled: bool = True
+
+    @classmethod
+    def from_row(cls, row: QaRequiredStatement, *, tenant: str | None = None) -> StatementForm:
+        """The row's fields; ``tenant`` starts a tenant's override from a default."""
+        return cls(
+            key=row.key,
+            language=row.language,
+            tenant=row.tenant if tenant is None else tenant,
+            description=row.description,
+            phrases="\n".join(row.phrases),
+            enabled=row.enabled,
+        )
+
+
+def _statement_form(
+    statement_key: Annotated[str, Form(alias="key", max_length=64)] = "",
+    language: Annotated[str, Form(max_length=8)] = "en",
+    tenant: Annotated[str, Form(max_length=128)] = "",
+    description: Annotated[str, Form(max_length=2000)] = "",
+    phrases: Annotated[str, Form(max_length=20000)] = "",
+    enabled: Annotated[bool, Form()] = False,
+) -> StatementForm:
+    return StatementForm(statement_key, language, tenant, description, phrases, enabled)
+
+
+StatementFormData = Annotated[StatementForm, Depends(_statement_form)]
+
+
+def _statements_context(
+    db: DbSession, *, form: StatementForm | None = None, error: str = "", saved: bool = False
+) -> dict[str, Any]:
+    """What qa_statements.html reads: the statements by tenant (defaults first) and, when a
+    statement is being edited, its form, its stored row and the default it overrides."""
+    rows = qa_service.list_statements(session=db)
+    groups: dict[str, list[QaRequiredStatement]] = {}
+    for row in rows:
+        groups.setdefault(row.tenant, []).append(row)
+    current = default = None
+    if form is not None:
+        where = {"key": form.key, "language": form.language}
+        current = qa_service.get_statement(session=db, **where, tenant=form.tenant)
+        default = qa_service.get_statement(session=db, **where) if form.tenant.strip() else None
+    return {
+        "statement_groups": groups,
+        "default_statements": {(r.key, r.language) for r in groups.get("", [])},
+        "statement_keys": sorted({r.key for r in rows}),
+        "tenants": qa_service.list_tenants(session=db),
+        "statement_form": form,
+        "statement_row": current,
+        "statement_default": default,
+        "statement_error": error,
+        "statement_saved": saved,
+    }
+
+
+def _statement_page(
+    request: Request,
+    db: DbSession,
+    user: User,
+    form: StatementForm,
+    *,
+    error: str = "",
+    saved: bool = False,
+    status_code: int = status.HTTP_200_OK,
+) -> Response:
+    """The editor alone for htmx, else the library page with the editor open."""
+    statements = _statements_context(db, form=form, error=error, saved=saved)
+    is_htmx = request.headers.get("HX-Request") == "true"
+    if not is_htmx or request.headers.get("HX-History-Restore-Request") == "true":
+        return _library_page(request, db, user, statements=statements, status_code=status_code)
+    context = {"user": user, "can_edit": True, "languages": list(LANGUAGES), **statements}
+    response = _page(request, STATEMENTS_TEMPLATE, context, block="statement_editor")
+    response.status_code = status_code
+    return response
+
+
+@router.get("/statements/edit", response_class=HTMLResponse)
+def statement_edit(
+    request: Request,
+    user: Editor,
+    db: DbSession,
+    key: Annotated[str, Query(max_length=64)] = "",
+    language: Annotated[str, Query(max_length=8)] = "en",
+    tenant: Annotated[str, Query(max_length=128)] = "",
+    saved: bool = False,
+) -> Response:
+    """A stored statement as it is; a tenant's override not made yet starts from the
+    default's wording; anything else starts blank with the names asked for."""
+    row = qa_service.get_statement(session=db, key=key, language=language, tenant=tenant)
+    default = qa_service.get_statement(session=db, key=key, language=language)
+    if row is not None:
+        form = StatementForm.from_row(row)
+    elif tenant.strip() and default is not None:
+        form = StatementForm.from_row(default, tenant=tenant)
+    else:
+        form = StatementForm(key=key.strip(), language=language, tenant=tenant)
+    return _statement_page(request, db, user, form, saved=saved and row is not None)
+
+
+@router.post("/statements", dependencies=[Depends(verify_csrf)])
+def statement_save(
+    request: Request, user: Editor, db: DbSession, form: StatementFormData
+) -> Response:
+    try:
+        with db.begin_nested():
+            row = qa_service.save_statement(
+                session=db,
+                key=form.key,
+                language=form.language,
+                tenant=form.tenant,
+                phrases=_lines(form.phrases),
+                description=form.description,
+                enabled=form.enabled,
+            )
+    except (ValueError, TypeError) as problem:
+        return _statement_page(
+            request, db, user, form, error=str(problem), status_code=_UNPROCESSABLE
+        )
+    where = {"key": row.key, "language": row.language, "tenant": row.tenant, "saved": "true"}
+    return RedirectResponse(
+        f"/qa/statements/edit?{urlencode(where)}#statement-editor", status.HTTP_303_SEE_OTHER
+    )
+
+
+@router.post("/statements/delete", dependencies=[Depends(verify_csrf)])
+def statement_delete(
+    request: Request,
+    user: Editor,
+    db: DbSession,
+    statement_key: Annotated[str, Form(alias="key", max_length=64)],
+    language: Annotated[str, Form(max_length=8)],
+    tenant: Annotated[str, Form(max_length=128)] = "",
+) -> Response:
+    """Delete a tenant's statement; a default is refused with the reason (disable it)."""
+    where = {"key": statement_key, "language": language, "tenant": tenant}
+    try:
+        deleted = qa_service.delete_statement(session=db, **where)
+    except ValueError as problem:
+        row = qa_service.get_statement(session=db, **where)
+        form = (
+            StatementForm.from_row(row) if row else StatementForm(statement_key, language, tenant)
+        )
+        return _statement_page(
+            request, db, user, form, error=str(problem), status_code=_UNPROCESSABLE
+        )
+    if not deleted:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Statement not found.")
+    return RedirectResponse("/qa/library#required-statements", status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/statements/missing", response_class=HTMLResponse)
+def missing_statements(
+    request: Request,
+    user: Reviewer,
+    db: DbSession,
+    filters: MissingQuery,
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> Response:
+    """Calls that missed a required statement, newest first, each linked to its scorecard."""
+    result = qa_service.list_calls_missing_statements(session=db, filters=filters, page=page)
+    context = {
+        "user": user,
+        "missing": result,
+        "filters": filters,
+        "qs": urlencode(filters.to_query()),
+        "collectors": case_service.list_users(session=db, role=Role.COLLECTOR),
+        "statement_keys": sorted({r.key for r in qa_service.list_statements(session=db)}),
+    }
+    return _page(request, MISSING_TEMPLATE, context, block="missing_results")

@@ -48,6 +48,7 @@ def upgrade() -> None:
         sa.Column("said", sa.Boolean(), nullable=False),
         sa.Column("segment_id", sa.Integer(), nullable=True),
         sa.Column("stream_start", sa.Float(), nullable=True),
+        sa.Column("evidence", sa.Text(), nullable=True),
         sa.Column("statement_version", sa.Integer(), nullable=False),
         sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(

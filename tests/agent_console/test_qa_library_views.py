@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from markupsafe import escape
 from sqlalchemy.orm import Session, sessionmaker
 
 from agent_console.app import create_app
 from agent_console.settings import Settings
 from qa_review import service as qa_service
 from qa_review.engine import RuleLibrary
-from qa_review.models import QaRule
+from qa_review.models import QaPhraseList, QaRule
 from qa_review.views import MAX_IMPORT_BYTES, RuleForm, _diff
 from tests.agent_console.test_console_views import csrf_of, sign_in
 
@@ -350,6 +351,171 @@ def test_reviewers_may_export_but_not_import(client: TestClient) -> None:
     content = b"rules:\n  - {key: t_by_reviewer, category: abuse, language: en, phrases: [x y]}\n"
     assert _import(client, content).status_code == 403
     assert _rule(client, "t_by_reviewer") is None
+
+
+# --- phrase lists ----------------------------------------------------------------------------
+
+
+def _list(client: TestClient, name: str) -> QaPhraseList | None:
+    with _factory(client)() as session:
+        return qa_service.get_list(session=session, name=name)
+
+
+def _list_form(name: str, en: str = "", zh: str = "") -> dict[str, str]:
+    return {"name": name, "entries_en": en, "entries_zh": zh}
+
+
+def _create_list(client: TestClient, name: str, en: str = "", zh: str = "") -> None:
+    data = {**_list_form(name, en, zh), "csrf": _token(client)}
+    response = client.post("/qa/library/lists/new", data=data, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == f"/qa/library/lists/{name}?saved=true"
+
+
+def test_the_library_shows_each_list_its_entries_and_the_rules_naming_it(
+    client: TestClient,
+) -> None:
+    sign_in(client, "sara")
+    _create_list(client, "t_shown", en="landlord\nneighbour", zh="房东")
+    _create(client, "t_shown_rule", phrases="tell your {t_shown}")
+    page = client.get("/qa/library")
+    usage = {
+        u.phrase_list.name: u
+        for u in page.context["phrase_lists"]  # type: ignore[attr-defined]
+    }
+    assert [r.key for r in usage["t_shown"].rules] == ["t_shown_rule"]
+    assert "third_party" in usage, "the starter lists are there too"
+    row = re.search(r'<tr data-list="t_shown">(.*?)</tr>', page.text, re.S)
+    assert row, "the list has a row"
+    assert 'href="/qa/library/lists/t_shown"' in row.group(1)
+    en, zh = re.findall(r'<td data-lang="(?:en|zh)">(.*?)</td>', row.group(1), re.S)
+    assert "2 entries" in en and "landlord, neighbour" in en
+    assert "1 entry" in zh and "房东" in zh
+    assert 'href="/qa/library/t_shown_rule">t_shown_rule</a>' in row.group(1)
+    assert 'data-testid="new-list"' in page.text
+
+
+def test_editing_a_list_gives_each_rule_naming_it_a_new_version(client: TestClient) -> None:
+    sign_in(client, "sara")
+    _create_list(client, "t_edited", en="landlord")
+    _create(client, "t_edited_rule", phrases="tell your {t_edited}")
+    created = client.get("/qa/library/lists/t_edited?saved=true")
+    assert "Saved as version 1." in created.text
+    assert _entries_shown(created.text) == {"en": "landlord", "zh": ""}
+    data = {
+        **_list_form("t_renamed_ignored", en="landlord\n  roommate  \n\nlandlord"),
+        "csrf": csrf_of(created.text),
+    }
+    response = client.post("/qa/library/lists/t_edited", data=data, follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/qa/library/lists/t_edited?saved=true"
+    page = client.get(response.headers["location"])
+    assert "Saved as version 2." in page.text
+    rules = re.search(r'data-testid="list-rules">(.*?)</table>', page.text, re.S)
+    assert rules and re.search(
+        r'<tr data-rule="t_edited_rule">.*?data-testid="rule-version">v2<', rules.group(1), re.S
+    )
+    phrase_list = _list(client, "t_edited")
+    assert phrase_list is not None and phrase_list.entries == {"en": ["landlord", "roommate"]}
+    assert _list(client, "t_renamed_ignored") is None, "the name cannot change"
+    rule = _rule(client, "t_edited_rule")
+    assert rule is not None and rule.version == 2
+    history = client.get("/qa/library/t_edited_rule").text.split('data-testid="rule-history"')[1]
+    assert "list {t_edited} changed" in history and "+    - roommate" in history
+
+
+@pytest.mark.parametrize(
+    ("name", "en", "zh", "message"),
+    [
+        ("two words", "landlord\n<kept & typed>", "", "letters, digits or underscores"),
+        ("t_no_entries", " \n ", "", "at least one entry"),
+        ("t_braces", "your {boss}\n<kept & typed>", "房东", "has braces"),
+        ("new", "<kept & typed>", "", "reserved"),
+    ],
+)
+def test_an_invalid_new_list_shows_the_error_and_keeps_the_input(
+    client: TestClient, name: str, en: str, zh: str, message: str
+) -> None:
+    sign_in(client, "sara")
+    data = {**_list_form(name, en, zh), "csrf": _token(client)}
+    response = client.post("/qa/library/lists/new", data=data)
+    assert response.status_code == 422
+    error = re.search(r'data-testid="list-error">([^<]*)<', response.text)
+    assert error and message in error.group(1)
+    assert f'name="name" value="{name}"' in response.text
+    assert _entries_shown(response.text) == {"en": str(escape(en)), "zh": str(escape(zh))}
+    assert _list(client, name) is None
+
+
+def _entries_shown(html: str) -> dict[str, str]:
+    """What each language's box holds, as the page writes it (escaped)."""
+    boxes = re.findall(r'<textarea name="entries_(\w+)"[^>]*>(.*?)</textarea>', html, re.S)
+    return dict(boxes)
+
+
+def test_a_list_edit_that_would_break_a_rule_changes_nothing(client: TestClient) -> None:
+    sign_in(client, "sara")
+    _create_list(client, "t_breaking", en="boss", zh="领导")
+    _create(client, "t_breaking_zh", language="zh", phrases="告诉你{t_breaking}")
+    data = {**_list_form("t_breaking", en="boss\nmanager"), "csrf": _token(client)}
+    response = client.post("/qa/library/lists/t_breaking", data=data)
+    assert response.status_code == 422
+    error = re.search(r'data-testid="list-error">([^<]*)<', response.text)
+    assert error and "t_breaking_zh" in error.group(1) and "no zh entries" in error.group(1)
+    assert _entries_shown(response.text) == {"en": "boss\nmanager", "zh": ""}, "input kept"
+    phrase_list = _list(client, "t_breaking")
+    assert phrase_list is not None and phrase_list.version == 1
+    assert phrase_list.entries == {"en": ["boss"], "zh": ["领导"]}
+    rule = _rule(client, "t_breaking_zh")
+    assert rule is not None and rule.version == 1
+
+
+def test_a_new_list_needs_a_new_name(client: TestClient) -> None:
+    sign_in(client, "sara")
+    _create_list(client, "t_taken", en="boss")
+    data = {**_list_form("t_taken", en="manager"), "csrf": _token(client)}
+    response = client.post("/qa/library/lists/new", data=data)
+    assert response.status_code == 422 and "exists already" in response.text
+    phrase_list = _list(client, "t_taken")
+    assert phrase_list is not None and phrase_list.entries == {"en": ["boss"]}
+
+
+def test_reviewers_see_lists_read_only(client: TestClient) -> None:
+    sign_in(client, "sara")
+    _create_list(client, "t_read_only", en="boss")
+    sign_in(client, "quinn")
+    library = client.get("/qa/library")
+    assert '<tr data-list="t_read_only">' in library.text
+    assert 'data-testid="new-list"' not in library.text
+    page = client.get("/qa/library/lists/t_read_only")
+    assert page.status_code == 200
+    assert 'data-testid="save-list"' not in page.text
+    assert re.search(r'<textarea name="entries_en"[^>]*readonly', page.text)
+    assert client.get("/qa/library/lists/new").status_code == 403
+    token = csrf_of(page.text)
+    edit = {**_list_form("t_read_only", en="changed"), "csrf": token}
+    assert client.post("/qa/library/lists/t_read_only", data=edit).status_code == 403
+    new = {**_list_form("t_by_quinn", en="boss"), "csrf": token}
+    assert client.post("/qa/library/lists/new", data=new).status_code == 403
+    assert _list(client, "t_by_quinn") is None
+    phrase_list = _list(client, "t_read_only")
+    assert phrase_list is not None and phrase_list.entries == {"en": ["boss"]}
+
+
+@pytest.mark.parametrize("username", ["alice", "tess"])
+def test_collectors_and_trainers_cannot_open_lists(client: TestClient, username: str) -> None:
+    sign_in(client, username)
+    assert client.get("/qa/library/lists/third_party").status_code == 403
+    assert client.get("/qa/library/lists/new").status_code == 403
+
+
+def test_list_saves_need_the_csrf_token_and_unknown_lists_are_404(client: TestClient) -> None:
+    sign_in(client, "sara")
+    response = client.post("/qa/library/lists/new", data=_list_form("t_no_csrf", en="boss"))
+    assert response.status_code == 403 and _list(client, "t_no_csrf") is None
+    assert client.get("/qa/library/lists/t_no_such_list").status_code == 404
+    data = {**_list_form("t_no_such_list", en="boss"), "csrf": _token(client)}
+    assert client.post("/qa/library/lists/t_no_such_list", data=data).status_code == 404
 
 
 # --- the form against the database (SQLite and PostgreSQL) ---------------------------------

@@ -304,6 +304,46 @@ def test_a_dismissal_without_a_reason_is_refused_with_a_message(client: TestClie
     assert _flag(client, flag_id).status == FlagStatus.OPEN
 
 
+def _review(client: TestClient, flag_id: int, **data: str) -> None:
+    response = client.post(
+        f"/qa/flags/{flag_id}/review",
+        data={"origin": "detail", **data},
+        headers={"X-CSRF-Token": _token(client), "HX-Request": "true"},
+    )
+    assert response.status_code == 204, response.text
+
+
+def test_flag_page_shows_every_decision_newest_first(client: TestClient) -> None:
+    flag_id = _new_flag(client, "Pay up, you bum.", "you bum")
+    sign_in(client, "quinn")
+    assert 'data-testid="review-history"' not in client.get(f"/qa/flags/{flag_id}").text
+    _review(client, flag_id, decision="confirm", comment="Plain insult.")
+    sign_in(client, "sara")
+    _review(
+        client,
+        flag_id,
+        decision="dismiss",
+        reason="wrong_context",
+        comment="<b>Bum</b> is the debtor's nickname.",
+    )
+
+    page = client.get(f"/qa/flags/{flag_id}")
+    reviews = page.context["reviews"]  # type: ignore[attr-defined]
+    assert [(e.review.status, e.reviewer.display_name) for e in reviews] == [
+        (FlagStatus.DISMISSED, "Sara Okafor"),
+        (FlagStatus.CONFIRMED, "Quinn Harper"),
+    ]
+    history = page.text.split('data-testid="review-history"', 1)[1].split("</ol>", 1)[0]
+    dismissed, confirmed = re.findall(r"<li data-review-status=\"(\w+)\">(.*?)</li>", history, re.S)
+    assert dismissed[0] == "dismissed" and confirmed[0] == "confirmed"
+    assert "Phrase used in another sense" in dismissed[1] and "by Sara Okafor" in dismissed[1]
+    assert "&lt;b&gt;Bum&lt;/b&gt; is the debtor&#39;s nickname." in dismissed[1]
+    assert 'data-testid="current-decision"' in dismissed[1]
+    assert "by Quinn Harper" in confirmed[1] and "Plain insult." in confirmed[1]
+    assert "current" not in confirmed[1]
+    assert _flag(client, flag_id).status == FlagStatus.DISMISSED
+
+
 # --- scorecard, rules, export ------------------------------------------------------------
 
 

@@ -98,3 +98,49 @@ def test_reviewer_dismisses_a_flag_by_keyboard(qa_server: Server, browser_page: 
     assert "status=dismissed" in page.url, "the filters are in the address, so reload keeps them"
 
     page.screenshot(path=str(ARTIFACTS / "qa_review.png"), full_page=True)
+
+
+def test_a_re_reviewed_flag_shows_both_decisions(qa_server: Server, browser_page: Any) -> None:
+    from playwright.sync_api import expect
+
+    page = browser_page
+    page.goto(f"{qa_server.url}/login")
+    page.fill("input[name=username]", "quinn")
+    page.fill("input[name=password]", "parley-demo")
+    page.click("button[type=submit]")
+    expect(page.get_by_test_id("current-user")).to_have_text("Quinn Harper")
+
+    page.goto(f"{qa_server.url}/qa?sort=oldest")
+    flag_id = page.locator("tr[data-flag-id]").first.get_attribute("data-flag-id")
+    flag_url = f"{qa_server.url}/qa/flags/{flag_id}?sort=oldest"
+    page.goto(flag_url)
+    expect(page.get_by_test_id("review-history")).to_have_count(0)
+
+    page.keyboard.press("c")
+    expect(page.locator("#review-dialog")).to_be_visible()
+    page.keyboard.type("Sounds like a threat.")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(rf"/qa/flags/(?!{flag_id}\b)\d+\?"))
+
+    page.goto(flag_url)
+    expect(page.get_by_test_id("flag-status")).to_have_text("confirmed")
+    page.keyboard.press("d")
+    page.keyboard.press("2")  # "Said by the debtor, not the agent"
+    page.keyboard.press("Tab")
+    page.keyboard.type("Listened again: the debtor said it.")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(rf"/qa/flags/(?!{flag_id}\b)\d+\?"))
+
+    page.goto(flag_url)
+    expect(page.get_by_test_id("flag-status")).to_have_text("dismissed")
+    decisions = page.get_by_test_id("review-history").locator("li")
+    expect(decisions).to_have_count(2)
+    expect(decisions.nth(0)).to_have_attribute("data-review-status", "dismissed")
+    expect(decisions.nth(0)).to_contain_text("Said by the debtor, not the agent")
+    expect(decisions.nth(0)).to_contain_text("Listened again: the debtor said it.")
+    expect(decisions.nth(0).get_by_test_id("current-decision")).to_be_visible()
+    expect(decisions.nth(1)).to_have_attribute("data-review-status", "confirmed")
+    expect(decisions.nth(1)).to_contain_text("Sounds like a threat.")
+    expect(decisions.nth(1)).to_contain_text("by Quinn Harper")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "qa_review_history.png"), full_page=True)

@@ -320,6 +320,77 @@ def test_collectors_cannot_review_and_unknown_flags_are_not_found(db: Session) -
         )
 
 
+def test_every_decision_stays_in_the_history_newest_first_with_its_reviewer(
+    db: Session,
+) -> None:
+    flag = _flag(db, _call(db))
+    other = _flag(db, _call(db))
+    quinn = make_user(db, role=Role.QA_REVIEWER, display_name="Quinn Q")
+    sara = make_user(db, role=Role.SUPERVISOR, display_name="Sara S")
+    assert qa_service.flag_reviews(session=db, flag_id=flag.id) == []
+    qa_service.review_flag(
+        session=db, flag_id=flag.id, reviewer=quinn, decision=Decision.CONFIRM, comment=" Clear. "
+    )
+    qa_service.review_flag(
+        session=db,
+        flag_id=flag.id,
+        reviewer=sara,
+        decision=Decision.DISMISS,
+        reason=ReviewReason.WRONG_CONTEXT,
+        comment="A quote from the script.",
+    )
+    qa_service.review_flag(session=db, flag_id=other.id, reviewer=quinn, decision=Decision.CONFIRM)
+
+    latest, first = qa_service.flag_reviews(session=db, flag_id=flag.id)
+    assert latest.reviewer is not None and latest.reviewer.display_name == "Sara S"
+    assert (latest.review.status, latest.review.reason) == (
+        FlagStatus.DISMISSED,
+        ReviewReason.WRONG_CONTEXT,
+    )
+    assert latest.review.comment == "A quote from the script."
+    assert first.review.at <= latest.review.at
+    assert first.reviewer is not None and first.reviewer.display_name == "Quinn Q"
+    assert (first.review.status, first.review.reason) == (
+        FlagStatus.CONFIRMED,
+        ReviewReason.CONFIRMED,
+    )
+    assert first.review.comment == "Clear."
+    assert (flag.status, flag.reviewer_id) == (FlagStatus.DISMISSED, sara.id)
+
+
+def test_a_refused_decision_adds_nothing_to_the_history(db: Session) -> None:
+    flag = _flag(db, _call(db))
+    with pytest.raises(qa_service.InvalidReview):
+        qa_service.review_flag(
+            session=db, flag_id=flag.id, reviewer=_reviewer(db), decision=Decision.DISMISS
+        )
+    assert qa_service.flag_reviews(session=db, flag_id=flag.id) == []
+
+
+def test_rule_precision_counts_only_the_latest_decision_of_a_re_reviewed_flag(
+    db: Session,
+) -> None:
+    call = _call(db)
+    reviewer = _reviewer(db)
+    overruled = _flag(db, call, rule_key="t_rereviewed")
+    kept = _flag(db, call, rule_key="t_rereviewed")
+    for flag in (overruled, kept):
+        qa_service.review_flag(
+            session=db, flag_id=flag.id, reviewer=reviewer, decision=Decision.CONFIRM
+        )
+    qa_service.review_flag(
+        session=db,
+        flag_id=overruled.id,
+        reviewer=reviewer,
+        decision=Decision.DISMISS,
+        reason=ReviewReason.DEBTOR_SPEECH,
+    )
+    (row,) = [r for r in qa_service.rule_precision(session=db) if r.rule_key == "t_rereviewed"]
+    assert (row.confirmed, row.dismissed, row.open) == (1, 1, 0)
+    assert row.dismiss_reasons == {ReviewReason.DEBTOR_SPEECH.value: 1}
+    assert len(qa_service.flag_reviews(session=db, flag_id=overruled.id)) == 2
+
+
 # --- scorecard and precision -------------------------------------------------------------
 
 

@@ -5,7 +5,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from case_store import service as case_service
-from case_store.models import Call, TranscriptSegment
+from case_store.models import Call, Role, TranscriptSegment
 from qa_review import service as qa_service
 from qa_review.engine import Hit, RuleSpec, starter_rule_specs
 from qa_review.models import FlagStatus, QaRule
@@ -154,3 +154,102 @@ def test_import_keeps_a_disabled_rule_disabled_and_reserved_keys_are_refused(db:
         qa_service.save_rule(
             session=db, definition=RuleSpec("new", "abuse", "en", ["boo"]).to_yaml(), author=None
         )
+
+
+# --- phrase lists edited by hand ----------------------------------------------------------
+
+
+def _rule_naming(db: Session, key: str, language: str = "en", **yaml: object) -> QaRule:
+    definition = {"key": key, "category": "disclosure", "language": language, **yaml}
+    return qa_service.save_rule(session=db, definition=definition, author=None)
+
+
+def test_editing_a_list_versions_each_rule_naming_it_in_phrases_or_conditions(
+    db: Session,
+) -> None:
+    lead = make_user(db, role=Role.SUPERVISOR)
+    qa_service.edit_list(
+        session=db, name="t_kin", entries={"en": ["mother", "father"]}, author=lead
+    )
+    in_phrases = _rule_naming(db, "t_in_phrases", phrases=["tell your {t_kin}"])
+    in_exceptions = _rule_naming(
+        db, "t_in_exceptions", phrases=["tell everyone"], exceptions=["unless your {t_kin} asks"]
+    )
+    in_near = _rule_naming(
+        db, "t_in_near", phrases=["we will visit"], near={"phrases": ["{t_kin}"], "within": 5}
+    )
+    unrelated = _rule_naming(db, "t_unrelated", phrases=["tell your boss"])
+
+    row = qa_service.edit_list(
+        session=db, name="t_kin", entries={"en": ["mother", " father ", "", "aunt"]}, author=lead
+    )
+    assert (row.version, row.entries) == (2, {"en": ["mother", "father", "aunt"]})
+    assert [r.version for r in (in_phrases, in_exceptions, in_near)] == [2, 2, 2]
+    assert unrelated.version == 1
+    newest = qa_service.rule_history(session=db, key="t_in_exceptions")[0]
+    assert newest.author_id == lead.id and newest.note == "list {t_kin} changed"
+    assert newest.definition["lists"] == {"t_kin": {"en": ["mother", "father", "aunt"]}}
+    hits = qa_service.load_engine(session=db).scan(
+        "I will tell your aunt", speaker="agent", language="en"
+    )
+    assert [hit.rule_key for hit in hits] == ["t_in_phrases"]
+
+
+def test_saving_a_list_unchanged_keeps_every_version(db: Session) -> None:
+    qa_service.edit_list(session=db, name="t_same", entries={"en": ["boss"]}, author=None)
+    rule = _rule_naming(db, "t_same_rule", phrases=["call your {t_same}"])
+    row = qa_service.edit_list(
+        session=db, name="t_same", entries={"en": ["boss", "boss"], "zh": ["  "]}, author=None
+    )
+    assert (row.version, rule.version) == (1, 1)
+    assert len(qa_service.rule_history(session=db, key="t_same_rule")) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "entries", "message"),
+    [
+        ("two words", {"en": ["boss"]}, "letters, digits or underscores"),
+        ("", {"en": ["boss"]}, "letters, digits or underscores"),
+        ("x" * 65, {"en": ["boss"]}, "letters, digits or underscores"),
+        ("new", {"en": ["boss"]}, "reserved"),
+        ("t_empty", {"en": ["  "], "zh": []}, "at least one entry"),
+        ("t_braces", {"en": ["your {boss}"]}, "braces"),
+        ("t_french", {"fr": ["patron"]}, "Unknown language fr"),
+    ],
+)
+def test_edit_list_refuses_what_rules_could_not_use(
+    db: Session, name: str, entries: dict[str, list[str]], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        qa_service.edit_list(session=db, name=name, entries=entries, author=None)
+    assert qa_service.get_list(session=db, name=name) is None
+
+
+def test_edit_list_refuses_to_leave_a_rule_without_entries_in_its_language(
+    db: Session,
+) -> None:
+    qa_service.edit_list(
+        session=db, name="t_bilingual", entries={"en": ["boss"], "zh": ["领导"]}, author=None
+    )
+    rule = _rule_naming(db, "t_zh_rule", language="zh", phrases=["告诉你{t_bilingual}"])
+    with pytest.raises(ValueError, match=r"t_zh_rule would stop working.*no zh entries"):
+        qa_service.edit_list(session=db, name="t_bilingual", entries={"en": ["boss"]}, author=None)
+    row = qa_service.get_list(session=db, name="t_bilingual")
+    assert row is not None and row.version == 1 and row.entries["zh"] == ["领导"]
+    assert rule.version == 1
+
+
+def test_list_lists_names_the_rules_using_each(db: Session) -> None:
+    qa_service.edit_list(session=db, name="t_used", entries={"en": ["boss"]}, author=None)
+    qa_service.edit_list(session=db, name="t_unused", entries={"zh": ["领导"]}, author=None)
+    _rule_naming(db, "t_user_b", phrases=["call your {t_used}"])
+    _rule_naming(db, "t_user_a", phrases=["tell your {t_used}"])
+    usage = {
+        u.phrase_list.name: [r.key for r in u.rules] for u in qa_service.list_lists(session=db)
+    }
+    assert usage["t_used"] == ["t_user_a", "t_user_b"]
+    assert usage["t_unused"] == []
+    assert [r.key for r in qa_service.rules_naming_list(session=db, name="t_used")] == [
+        "t_user_a",
+        "t_user_b",
+    ]
