@@ -39,7 +39,11 @@ from qa_review.engine import AGENT, Hit, starter_library
 from qa_review.models import Category
 
 DATA_DIR = Path(__file__).with_name("data")
-DEFAULT_DATA = (DATA_DIR / "qa_scan_dev.jsonl", DATA_DIR / "qa_scan_test.jsonl")
+DEFAULT_DATA = (
+    DATA_DIR / "qa_scan_dev.jsonl",
+    DATA_DIR / "qa_scan_test.jsonl",
+    DATA_DIR / "qa_scan_test2.jsonl",
+)
 CATEGORIES: tuple[str, ...] = tuple(c.value for c in Category)
 LANGUAGES = ("en", "zh")
 SPEAKERS = ("agent", "debtor")

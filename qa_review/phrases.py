@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -54,6 +54,10 @@ _ZH_NUMBER = r"[0-9零〇一二两三四五六七八九十百千万亿几]+"
 _GAP = {"en": r"\S+(?: \S+){0,2}", "zh": r".{1,6}?"}
 _NUMBER = {"en": _EN_NUMBER, "zh": _ZH_NUMBER}
 _JOIN = {"en": " ", "zh": ""}
+
+
+Span = tuple[int, int, tuple[T, ...]]
+"""Where a phrase occurs in the folded text (start, end) and the payloads it carries."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +138,19 @@ class PhraseIndex(Generic[T]):
         self, text: str, language: str | None
     ) -> list[tuple[Normalized, PhraseMatch[T]]]:
         """Matches with the folded text they were found in (for distances between them)."""
-        found: list[tuple[Normalized, PhraseMatch[T]]] = []
+        return [
+            (norm, match)
+            for norm, spans in self.spans(text, language)
+            for match in self.matches(norm, spans)
+        ]
+
+    def spans(self, text: str, language: str | None) -> list[tuple[Normalized, list[Span[T]]]]:
+        """Where phrases occur, per language tried, before any match is built.
+
+        A caller that needs only some payloads (a QA rule's trigger, not its context
+        words) can look at these first and skip building matches for a text with none.
+        """
+        found: list[tuple[Normalized, list[Span[T]]]] = []
         if not text:
             return found
         for lang in languages_for(language):
@@ -145,12 +161,29 @@ class PhraseIndex(Generic[T]):
             norm = normalize(text, lang)
             if lang == "en":
                 norm = self._speller.correct(norm)
-            spans: list[tuple[int, int, tuple[T, ...]]] = []
+            spans: list[Span[T]] = []
             if automaton is not None:
                 spans.extend(_plain_spans(automaton, norm))
             spans.extend(_pattern_spans(patterns, norm.text))
-            found.extend((norm, m) for m in _to_matches(spans, norm))
+            if spans:
+                found.append((norm, spans))
         return found
+
+    @staticmethod
+    def matches(
+        norm: Normalized, spans: Iterable[Span[T]], negatable: Callable[[T], bool] | None = None
+    ) -> Iterator[PhraseMatch[T]]:
+        """The matches of ``spans``. Only a span with a payload that ``negatable`` accepts
+        (any, when None) pays for the negation check; the others read as not negated."""
+        for start, end, payloads in spans:
+            check = negatable is None or any(negatable(p) for p in payloads)
+            negated = check and is_negated(norm, start)
+            orig_start, orig_end = norm.original_span(start, end)
+            sentence = norm.sentences[start]
+            for payload in payloads:
+                yield PhraseMatch(
+                    payload, norm.language, orig_start, orig_end, start, end, negated, sentence
+                )
 
 
 # --- compiling phrases ------------------------------------------------------------------
@@ -235,9 +268,7 @@ def _automaton(phrases: dict[str, list[T]]) -> ahocorasick.Automaton:
 # --- matching ---------------------------------------------------------------------------
 
 
-def _plain_spans(
-    automaton: ahocorasick.Automaton, norm: Normalized
-) -> Iterator[tuple[int, int, tuple[T, ...]]]:
+def _plain_spans(automaton: ahocorasick.Automaton, norm: Normalized) -> Iterator[Span[T]]:
     for last, (key, payloads) in automaton.iter(norm.text):
         start, end = last - len(key) + 1, last + 1
         if norm.language == "en" and not _whole_words(norm.text, start, end):
@@ -245,27 +276,12 @@ def _plain_spans(
         yield start, end, payloads
 
 
-def _pattern_spans(
-    patterns: Iterable[_Pattern[T]], text: str
-) -> Iterator[tuple[int, int, tuple[T, ...]]]:
+def _pattern_spans(patterns: Iterable[_Pattern[T]], text: str) -> Iterator[Span[T]]:
     for pattern in patterns:
         if pattern.anchor not in text:
             continue
         for match in pattern.regex.finditer(text):
             yield match.start(), match.end(), pattern.payloads
-
-
-def _to_matches(
-    spans: Iterable[tuple[int, int, tuple[T, ...]]], norm: Normalized
-) -> Iterator[PhraseMatch[T]]:
-    for start, end, payloads in spans:
-        negated = is_negated(norm, start)
-        orig_start, orig_end = norm.original_span(start, end)
-        sentence = norm.sentences[start]
-        for payload in payloads:
-            yield PhraseMatch(
-                payload, norm.language, orig_start, orig_end, start, end, negated, sentence
-            )
 
 
 def _whole_words(text: str, start: int, end: int) -> bool:
