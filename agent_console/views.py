@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 from fastapi import (
     APIRouter,
@@ -47,7 +46,7 @@ from transcription.schemas import (
     parse_call_metadata,
     parse_client_message,
 )
-from transcription.views import AccessError, protocol_errors
+from transcription.views import check_origin, protocol_errors
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -224,7 +223,7 @@ async def call_audio(websocket: WebSocket, call_id: int) -> None:
     arrives (``docs/console-calls.md``). Answers ``ready``, then ``end`` after ``stop``."""
     await websocket.accept()
     async with protocol_errors(websocket):
-        _refuse_other_sites(websocket)
+        check_origin(websocket)  # the session cookie rides along on any page's socket
         live, inlet = await calls.audio_inlet(
             websocket.app,
             call_id=call_id,
@@ -235,13 +234,6 @@ async def call_audio(websocket: WebSocket, call_id: int) -> None:
         calls.claim(inlet, call_id)
         await websocket.send_json({"type": "ready", "call_id": call_id})
         await _stream_call_audio(websocket, live, inlet, params)
-
-
-def _refuse_other_sites(websocket: WebSocket) -> None:
-    """The session cookie rides along on any page's WebSocket, so only our own pages may use it."""
-    origin = websocket.headers.get("origin")
-    if origin and urlsplit(origin).netloc != websocket.headers.get("host"):
-        raise AccessError("forbidden_origin", "cross-site requests are refused")
 
 
 def _token(websocket: WebSocket) -> str:

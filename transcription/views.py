@@ -71,6 +71,14 @@ async def stream(websocket: WebSocket) -> None:
             await _relay(websocket, live)
 
 
+def check_origin(connection: HTTPConnection) -> None:
+    """Refuse a browser page of another site: browsers let any page open a WebSocket to
+    127.0.0.1 (and send our cookies with it); servers and telephony send no ``Origin``."""
+    origin = connection.headers.get("origin")
+    if origin and urlsplit(origin).netloc != connection.headers.get("host"):
+        raise AccessError("forbidden_origin", "cross-site requests are refused")
+
+
 def check_access(connection: HTTPConnection) -> None:
     """Refuse browser pages of other sites, and anyone without the token when one is set.
 
@@ -79,9 +87,7 @@ def check_access(connection: HTTPConnection) -> None:
     token (``PARLEY_TRANSCRIPTION_TOKEN``) clients must present it as a bearer token or
     a ``token`` query parameter. HTTP endpoints (``openai_api``) apply the same rules.
     """
-    origin = connection.headers.get("origin")
-    if origin and urlsplit(origin).netloc != connection.headers.get("host"):
-        raise AccessError("forbidden_origin", "cross-site requests are refused")
+    check_origin(connection)
     expected: str | None = getattr(connection.app.state, "transcription_token", None)
     if not expected:
         return
