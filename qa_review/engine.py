@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -18,8 +18,15 @@ from typing import Any, Literal
 import yaml
 
 from qa_review.models import Category, Severity
-from qa_review.normalize import LANGUAGES, Language, language_of, normalize_phrase
-from qa_review.phrases import Lists, PhraseIndex, PhraseMatch
+from qa_review.normalize import (
+    LANGUAGES,
+    Language,
+    Normalized,
+    is_negated,
+    language_of,
+    normalize_phrase,
+)
+from qa_review.phrases import Lists, PhraseIndex, PhraseMatch, Span, span_distance
 
 AGENT = "agent"
 SPEAKERS = (AGENT, "debtor")
@@ -151,31 +158,28 @@ class RuleEngine:
         speaker = speaker.strip().casefold()
         if speaker not in self._speakers:
             return []
-        found = [
-            (norm, match)
-            for norm, spans in self._index.spans(text, language)
-            if any(_triggers(p, speaker) for _, _, payloads in spans for p in payloads)
-            for match in self._index.matches(norm, spans, _is_trigger)
-        ]
-        context = [m for _, m in found if m.payload.role != "trigger"]
-        hits = [
-            _hit(match, text)
-            for norm, match in found
-            if match.payload.role == "trigger"
-            and speaker in match.payload.rule.speakers
-            and not match.negated
-            and _allowed(match, norm.text, context)
-        ]
+        hits: list[Hit] = []
+        for norm, spans in self._index.spans(text, language):
+            hits += _judge(norm, spans, speaker)
         return _strongest_per_span(hits)
 
 
-def _is_trigger(phrase: _RulePhrase) -> bool:
-    """Only a trigger's negation matters; context words (exceptions, near) skip the check."""
-    return phrase.role == "trigger"
+def _judge(norm: Normalized, spans: list[Span[_RulePhrase]], speaker: str) -> Iterator[Hit]:
+    """The hits among the phrase spans found in one language: triggers of rules that judge
+    ``speaker``, not negated, and let stand by their rule's exceptions and conditions.
 
-
-def _triggers(phrase: _RulePhrase, speaker: str) -> bool:
-    return phrase.role == "trigger" and speaker in phrase.rule.speakers
+    Works on the folded spans rather than ``PhraseMatch`` objects: most spans are context
+    words or triggers that are dropped, and this runs on every segment of every call.
+    """
+    negated: dict[int, bool] = {}  # per span start, checked only for a trigger that counts
+    for start, end, payloads in spans:
+        for phrase in payloads:
+            if phrase.role != "trigger" or speaker not in phrase.rule.speakers:
+                continue
+            if start not in negated:
+                negated[start] = is_negated(norm, start)
+            if not negated[start] and _allowed(phrase.rule, start, end, norm, spans):
+                yield _hit(phrase.rule, norm, start, end)
 
 
 def _rule_entries(rules: Iterable[RuleSpec]) -> Iterable[tuple[Language, str, _RulePhrase]]:
@@ -200,44 +204,64 @@ def _language(code: str) -> Language:
 
 
 def _allowed(
-    match: PhraseMatch[_RulePhrase], text: str, context: list[PhraseMatch[_RulePhrase]]
+    rule: RuleSpec, start: int, end: int, norm: Normalized, spans: list[Span[_RulePhrase]]
 ) -> bool:
-    """Whether the rule's exceptions and proximity conditions let this trigger stand."""
-    rule = match.payload.rule
-    mine = [m for m in context if m.payload.rule is rule and m.language == match.language]
-    if any(m.payload.role == "exception" and m.same_sentence(match) for m in mine):
+    """Whether the rule's exceptions and proximity conditions let its trigger at
+    ``start:end`` of ``norm.text`` stand."""
+    if not rule.exceptions and rule.near is None and rule.not_near is None:
+        return True  # no context phrases of this rule can be among the spans
+    context: list[tuple[Role, int, int]] = [
+        (phrase.role, other_start, other_end)
+        for other_start, other_end, payloads in spans
+        for phrase in payloads
+        if phrase.rule is rule and phrase.role != "trigger"
+    ]
+    sentence = norm.sentences[start]
+    if any(
+        role == "exception" and norm.sentences[other_start] == sentence
+        for role, other_start, _ in context
+    ):
         return False
-    if rule.near is not None and not _close(match, mine, "near", rule.near.within, text):
+    if rule.near is not None and not _close(context, "near", rule.near.within, start, end, norm):
         return False
-    return rule.not_near is None or not _close(match, mine, "not_near", rule.not_near.within, text)
+    return rule.not_near is None or not _close(
+        context, "not_near", rule.not_near.within, start, end, norm
+    )
 
 
 def _close(
-    match: PhraseMatch[_RulePhrase],
-    others: list[PhraseMatch[_RulePhrase]],
+    context: Sequence[tuple[Role, int, int]],
     role: Role,
     within: int,
-    text: str,
+    start: int,
+    end: int,
+    norm: Normalized,
 ) -> bool:
-    return any(o.payload.role == role and o.distance(match, text) <= within for o in others)
+    return any(
+        kind == role
+        and span_distance(norm.text, norm.language, other_start, other_end, start, end) <= within
+        for kind, other_start, other_end in context
+    )
 
 
-def _hit(match: PhraseMatch[_RulePhrase], text: str) -> Hit:
-    rule = match.payload.rule
+def _hit(rule: RuleSpec, norm: Normalized, start: int, end: int) -> Hit:
+    orig_start, orig_end = norm.original_span(start, end)
     return Hit(
         category=rule.category,
         rule_key=rule.key,
         rule_version=rule.version,
         severity=rule.severity,
-        start=match.start,
-        end=match.end,
-        evidence=text[match.start : match.end],
+        start=orig_start,
+        end=orig_end,
+        evidence=norm.original[orig_start:orig_end],
     )
 
 
 def _strongest_per_span(hits: list[Hit]) -> list[Hit]:
     """One hit per category per stretch of text: "you will be arrested" and "be arrested"
     are one piece of evidence, not two. The most severe, then the longest, wins."""
+    if len(hits) < 2:  # most segments: nothing to rank
+        return hits
     ranked = sorted(
         hits,
         key=lambda h: (-SEVERITY_RANK[Severity(h.severity)], h.start - h.end, h.start, h.rule_key),

@@ -19,6 +19,7 @@ we will send the police" is a threat, "we will not call your employer" is not).
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 import unicodedata
@@ -168,7 +169,10 @@ def normalize_phrase(phrase: str, language: Language) -> str:
 def _fold_chars(text: str) -> tuple[str, list[int]]:
     """NFKC + casefold + quote folding per character, keeping each output char's origin."""
     if text.isascii():  # most English segments: NFKC is the identity, casefold is lower()
-        return text.lower().translate(_QUOTES), list(range(len(text)))
+        lowered = text.lower()
+        if "`" in lowered:  # the only ASCII quote to fold; translate() costs per character
+            lowered = lowered.translate(_QUOTES)
+        return lowered, list(range(len(text)))
     chars: list[str] = []
     origin: list[int] = []
     cache = _FOLDED
@@ -204,27 +208,39 @@ def _expand(token: str) -> str:
     return token.replace("'", "")
 
 
-def _breaks(folded: str) -> tuple[list[int], list[int]]:
-    """Clause and sentence number of every folded character.
+def _break_points(folded: str) -> list[tuple[int, bool]]:
+    """Offsets of the marks that end a clause, each with whether it also ends a sentence.
 
-    A comma or point between digits ("1,234.50") is part of a number, not a break.
+    A comma or point between digits ("1,234.50") is part of a number, not a break. Texts
+    have a break or two, so callers turn these into clause ids per word or per run, not
+    per character.
     """
+    return [
+        (mark.start(), mark.group() in _SENTENCE_MARKS)
+        for mark in _CLAUSE_MARK.finditer(folded)
+        if not _inside_number(folded, mark.start())
+    ]
+
+
+Steps = list[tuple[int, int, int]]
+"""Where the clause and sentence numbers change: (offset, clause, sentence) from there on."""
+
+
+def _step_ids(steps: Steps, length: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Clause and sentence number per character from the few places where they change."""
+    if not steps:
+        zeros = (0,) * length
+        return zeros, zeros
     clauses: list[int] = []
     sentences: list[int] = []
-    clause = sentence = previous = 0
-    for mark in _CLAUSE_MARK.finditer(folded):
-        index = mark.start()
-        if _inside_number(folded, index):
-            continue
-        clauses.extend([clause] * (index - previous))
-        sentences.extend([sentence] * (index - previous))
-        clause += 1
-        if mark.group() in _SENTENCE_MARKS:
-            sentence += 1
-        previous = index
-    clauses.extend([clause] * (len(folded) - previous))
-    sentences.extend([sentence] * (len(folded) - previous))
-    return clauses, sentences
+    position = clause = sentence = 0
+    for at, next_clause, next_sentence in steps:
+        clauses += [clause] * (at - position)
+        sentences += [sentence] * (at - position)
+        position, clause, sentence = at, next_clause, next_sentence
+    clauses += [clause] * (length - position)
+    sentences += [sentence] * (length - position)
+    return tuple(clauses), tuple(sentences)
 
 
 def _inside_number(folded: str, index: int) -> bool:
@@ -267,62 +283,65 @@ class _Builder:
 
 def _normalize_english(text: str) -> Normalized:
     """Words joined by single spaces; each character keeps its original span. One tight
-    loop: this runs on every segment of every live call."""
+    loop over words: this runs on every segment of every live call, so clause numbers are
+    tracked per word (a text has a break or two) and contractions are looked at only in
+    tokens that can be one."""
     folded, origin = _fold_chars(text)
-    clauses, sentences = _breaks(folded)
+    breaks = _break_points(folded)
     identity = len(origin) == len(text)  # no character folded into several
     words: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
-    clause_ids: list[int] = []
-    sentence_ids: list[int] = []
+    steps: Steps = []
+    clause = sentence = taken = 0
+    # the next break's offset; past the text when there is none left
+    next_break, ends_sentence = breaks[0] if breaks else (len(folded), False)
     contractions = _CONTRACTIONS
     for match in _WORD.finditer(folded):
         first, stop = match.span()
+        if first > next_break:  # a new clause starts with this word (and the space before it)
+            while first > next_break:
+                clause += 1
+                sentence += ends_sentence
+                taken += 1
+                next_break, ends_sentence = (
+                    breaks[taken] if taken < len(breaks) else (len(folded), False)
+                )
+            steps.append((len(starts), clause, sentence))
         token = match.group()
-        clause, sentence = clauses[first], sentences[first]
-        if "'" not in token and token not in contractions:  # untouched: char by char
-            if words:  # a space between words, belonging to the word that follows
-                last = ends[-1]
-                words.append(" ")
-                starts.append(last)
-                ends.append(last)
-                clause_ids.append(clause)
-                sentence_ids.append(sentence)
-            words.append(token)
-            if identity:
-                starts += range(first, stop)
-                ends += range(first + 1, stop + 1)
-            else:
-                sources = origin[first:stop]
-                starts += sources
-                ends += [source + 1 for source in sources]
-            clause_ids += [clause] * (stop - first)
-            sentence_ids += [sentence] * (stop - first)
+        if "'" in token or token in contractions:
+            # rewritten ("won't" -> "will not"): every character points at the whole token
+            token_start, token_end = origin[first], origin[stop - 1] + 1
+            for word in _expand(token).split():
+                if words:  # a space between words, belonging to the word that follows
+                    last = ends[-1]
+                    starts.append(last)
+                    ends.append(last)
+                words.append(word)
+                starts += [token_start] * len(word)
+                ends += [token_end] * len(word)
             continue
-        # rewritten ("won't" -> "will not"): every character points at the whole token
-        token_start, token_end = origin[first], origin[stop - 1] + 1
-        for word in _expand(token).split():
-            if words:
-                last = ends[-1]
-                words.append(" ")
-                starts.append(last)
-                ends.append(last)
-                clause_ids.append(clause)
-                sentence_ids.append(sentence)
-            words.append(word)
-            starts += [token_start] * len(word)
-            ends += [token_end] * len(word)
-            clause_ids += [clause] * len(word)
-            sentence_ids += [sentence] * len(word)
+        if words:
+            last = ends[-1]
+            starts.append(last)
+            ends.append(last)
+        words.append(token)
+        if identity:
+            starts += range(first, stop)
+            ends += range(first + 1, stop + 1)
+        else:
+            sources = origin[first:stop]
+            starts += sources
+            ends += [source + 1 for source in sources]
+    clauses, sentences = _step_ids(steps, len(starts))
     return Normalized(
         original=text,
         language="en",
-        text="".join(words),
+        text=" ".join(words),
         starts=tuple(starts),
         ends=tuple(ends),
-        clauses=tuple(clause_ids),
-        sentences=tuple(sentence_ids),
+        clauses=clauses,
+        sentences=sentences,
     )
 
 
@@ -366,33 +385,82 @@ def _simplify(folded: str) -> str:
 
 
 def _normalize_chinese(text: str) -> Normalized:
+    """Characters without punctuation, spaces and controls, each with its original span.
+
+    Only the few characters outside the ranges known to be kept are looked up, and clause
+    numbers change only at dropped punctuation, so a text needs no per-character loop.
+    """
     folded, origin = _fold_chars(text)
     simplified = _simplify(folded)
-    clauses, sentences = _breaks(simplified)
-    kept = _ZH_KEPT
-    indices = []
-    for index, char in enumerate(simplified):
-        keep = kept.get(char)
-        if keep is None:
-            keep = unicodedata.category(char)[0] not in "PZC"
-            if len(kept) < _FOLDED_MAX:
-                kept[char] = keep
-        if keep:
-            indices.append(index)
-    if len(indices) != len(simplified):
-        simplified = "".join([simplified[i] for i in indices])
-        origin = [origin[i] for i in indices]
-        clauses = [clauses[i] for i in indices]
-        sentences = [sentences[i] for i in indices]
+    dropped = [
+        mark.start()
+        for mark in _ZH_MAYBE_DROPPED.finditer(simplified)
+        if not _zh_kept(mark.group())
+    ]
+    if not dropped:  # every clause mark is punctuation: nothing dropped, no break either
+        zeros = (0,) * len(simplified)
+        return Normalized(
+            original=text,
+            language="zh",
+            text=simplified,
+            starts=tuple(origin),
+            ends=tuple([source + 1 for source in origin]),
+            clauses=zeros,
+            sentences=zeros,
+        )
+    breaks = dict(_break_points(simplified))  # offset -> whether it ends a sentence
+    pieces: list[str] = []
+    kept_origin: list[int] = []
+    steps: Steps = []
+    clause = sentence = previous = 0
+    for count, index in enumerate(dropped):  # ``count`` characters dropped before this one
+        pieces.append(simplified[previous:index])
+        kept_origin += origin[previous:index]
+        previous = index + 1
+        if index in breaks:
+            clause += 1
+            sentence += breaks[index]
+            steps.append((index - count, clause, sentence))
+    pieces.append(simplified[previous:])
+    kept_origin += origin[previous:]
+    clauses, sentences = _step_ids(steps, len(kept_origin))
     return Normalized(
         original=text,
         language="zh",
-        text=simplified,
-        starts=tuple(origin),
-        ends=tuple(source + 1 for source in origin),
-        clauses=tuple(clauses),
-        sentences=tuple(sentences),
+        text="".join(pieces),
+        starts=tuple(kept_origin),
+        ends=tuple([source + 1 for source in kept_origin]),
+        clauses=clauses,
+        sentences=sentences,
     )
+
+
+def _zh_kept(char: str) -> bool:
+    """Whether Chinese normalisation keeps ``char``: not punctuation, space or control."""
+    keep = _ZH_KEPT.get(char)
+    if keep is None:
+        keep = unicodedata.category(char)[0] not in "PZC"
+        if len(_ZH_KEPT) < _FOLDED_MAX:
+            _ZH_KEPT[char] = keep
+    return keep
+
+
+def _maybe_dropped() -> re.Pattern[str]:
+    """Every character except those of ASCII and the main CJK block that Unicode says are
+    kept: the check per character then runs only on the few this pattern finds."""
+    kept = [
+        code
+        for code in itertools.chain(range(0x80), range(0x4E00, 0xA000))
+        if unicodedata.category(chr(code))[0] not in "PZC"
+    ]
+    ranges: list[str] = []
+    for _, run in itertools.groupby(enumerate(kept), key=lambda pair: pair[1] - pair[0]):
+        codes = [code for _, code in run]
+        ranges.append(re.escape(chr(codes[0])) + "-" + re.escape(chr(codes[-1])))
+    return re.compile("[^" + "".join(ranges) + "]")
+
+
+_ZH_MAYBE_DROPPED = _maybe_dropped()
 
 
 # --- negation -------------------------------------------------------------------------

@@ -79,13 +79,22 @@ class PhraseMatch(Generic[T]):
 
     def distance(self, other: PhraseMatch[T], text: str) -> int:
         """Words (English) or characters (Chinese) between two matches; 0 if they touch."""
-        if self.norm_start < other.norm_end and other.norm_start < self.norm_end:
-            return 0
-        left, right = sorted((self, other), key=lambda m: m.norm_start)
-        gap = text[left.norm_end : right.norm_start]
-        if self.language == "en":
-            return max(0, gap.count(" ") - 1)
-        return len(gap)
+        return span_distance(
+            text, self.language, self.norm_start, self.norm_end, other.norm_start, other.norm_end
+        )
+
+
+def span_distance(
+    text: str, language: Language, start: int, end: int, other_start: int, other_end: int
+) -> int:
+    """Words (English) or characters (Chinese) between two spans of the folded ``text``;
+    0 if they touch. For callers that judge spans without building ``PhraseMatch``es."""
+    if start < other_end and other_start < end:
+        return 0
+    gap = text[end:other_start] if start <= other_start else text[other_end:start]
+    if language == "en":
+        return max(0, gap.count(" ") - 1)
+    return len(gap)
 
 
 @dataclass(frozen=True, slots=True)
