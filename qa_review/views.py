@@ -64,22 +64,33 @@ QUEUE_TEMPLATE = "qa_queue.html"
 AUDIO_LEAD_SECONDS = 2.0
 
 
+def _partial(request: Request) -> bool:
+    """An htmx swap wants a fragment; a history restore needs the whole page back."""
+    return (
+        request.headers.get("HX-Request") == "true"
+        and request.headers.get("HX-History-Restore-Request") != "true"
+    )
+
+
 def _page(
-    request: Request, name: str, context: dict[str, Any], block: str | None = None
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    block: str | None = None,
+    status_code: int = status.HTTP_200_OK,
 ) -> Response:
-    """The whole page, or just ``block`` for an htmx request (not a history restore,
-    which needs the whole page back)."""
+    """The whole page, or just ``block`` for an htmx swap (see ``_partial``)."""
     context = {
         "csrf_token": csrf_token(request),
         "REASON_LABELS": REASON_LABELS,
         "DISMISS_REASONS": DISMISS_REASONS,
         **context,
     }
-    is_htmx = request.headers.get("HX-Request") == "true"
-    restoring = request.headers.get("HX-History-Restore-Request") == "true"
-    if block and is_htmx and not restoring:
-        return templates.TemplateResponse(request, name, context, block_name=block)
-    return templates.TemplateResponse(request, name, context)
+    if block and _partial(request):
+        return templates.TemplateResponse(
+            request, name, context, block_name=block, status_code=status_code
+        )
+    return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 
 def _query_string(filters: QueueFilters, sort: QueueSort) -> str:
@@ -439,9 +450,7 @@ def _rule_page(
         "all_speakers": list(SPEAKERS),
         "lists": sorted(qa_service.load_library(session=db).lists),
     }
-    response = _page(request, RULE_TEMPLATE, context)
-    response.status_code = status_code
-    return response
+    return _page(request, RULE_TEMPLATE, context, status_code=status_code)
 
 
 def _library_page(
@@ -476,9 +485,9 @@ def _library_page(
         "import_error": import_error,
         **(statements if statements is not None else _statements_context(db)),
     }
-    response = _page(request, LIBRARY_TEMPLATE, context, block="library_results")
-    response.status_code = status_code
-    return response
+    return _page(
+        request, LIBRARY_TEMPLATE, context, block="library_results", status_code=status_code
+    )
 
 
 @router.get("/library", response_class=HTMLResponse)
@@ -710,9 +719,7 @@ def _list_page(
         "saved": saved,
         "can_edit": user.role == Role.SUPERVISOR,
     }
-    response = _page(request, LIST_TEMPLATE, context)
-    response.status_code = status_code
-    return response
+    return _page(request, LIST_TEMPLATE, context, status_code=status_code)
 
 
 def _list_or_404(db: DbSession, name: str) -> QaPhraseList:
@@ -870,13 +877,12 @@ def _statement_page(
 ) -> Response:
     """The editor alone for htmx, else the library page with the editor open."""
     statements = _statements_context(db, form=form, error=error, saved=saved)
-    is_htmx = request.headers.get("HX-Request") == "true"
-    if not is_htmx or request.headers.get("HX-History-Restore-Request") == "true":
+    if not _partial(request):
         return _library_page(request, db, user, statements=statements, status_code=status_code)
     context = {"user": user, "can_edit": True, "languages": list(LANGUAGES), **statements}
-    response = _page(request, STATEMENTS_TEMPLATE, context, block="statement_editor")
-    response.status_code = status_code
-    return response
+    return _page(
+        request, STATEMENTS_TEMPLATE, context, block="statement_editor", status_code=status_code
+    )
 
 
 @router.get("/statements/edit", response_class=HTMLResponse)
