@@ -414,3 +414,14 @@ def test_a_call_without_a_recording_is_404(client: TestClient) -> None:
     assert call.recording is None
     sign_in(client, "quinn")
     assert client.get(f"/calls/{call.id}/recording").status_code == 404
+
+
+def test_the_shared_pager_links_both_ways_and_hides_on_one_page() -> None:
+    from agent_console.templating import templates
+
+    pager = templates.env.get_template("qa_macros.html").module.pager  # type: ignore[attr-defined]
+    middle = str(pager("/qa/statements/missing", "key=mini_miranda", 2, 3, "missing-results"))
+    assert 'href="/qa/statements/missing?key=mini_miranda&amp;page=1"' in middle
+    assert 'hx-get="/qa/statements/missing?key=mini_miranda&amp;page=3"' in middle
+    assert 'hx-target="#missing-results"' in middle
+    assert str(pager("/qa", "", 1, 1, "queue-results")).strip() == ""
